@@ -1,0 +1,234 @@
+/* libpq connection handling, prepared statements, error mapping. */
+#include "db.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct stmt_def {
+	const char *name;
+	const char *sql;
+	int nparams;
+};
+
+/* Every statement the service sends. One call per request; the api.*
+ * functions do validation, writing and JSON rendering in one round trip. */
+static const struct stmt_def stmts[INCD_STMT__COUNT] = {
+	[INCD_STMT_HEALTH] = {"health", "SELECT 1", 0},
+	[INCD_STMT_AUTH] = {"auth",
+			    "SELECT api_key_id, api_key_name, organisation_id, roles "
+			    "FROM api.authenticate($1::bytea)",
+			    1},
+	[INCD_STMT_INCIDENT_CREATE] = {"incident_create",
+				       "SELECT replayed, body FROM api.incident_create($1, $2, $3, "
+				       "$4::jsonb)",
+				       4},
+	[INCD_STMT_INCIDENT_SHOW] = {"incident_show",
+				     "SELECT api.incident_show($1, $2, $3::boolean)", 3},
+	[INCD_STMT_INCIDENT_LIST] = {"incident_list",
+				     "SELECT api.incident_list($1, $2::boolean, $3::text[], $4, "
+				     "$5::int)",
+				     5},
+};
+
+struct incd_db {
+	char *conninfo;
+	char *public_url;
+	PGconn *conn; /* NULL while disconnected */
+	unsigned long generation;
+	char sqlstate[6];
+};
+
+struct incd_db *incd_db_new(const char *conninfo, const char *public_url)
+{
+	struct incd_db *db = incd_xcalloc(1, sizeof *db);
+	db->conninfo = incd_xstrdup(conninfo);
+	db->public_url = incd_xstrdup(public_url);
+	return db;
+}
+
+static void disconnect(struct incd_db *db)
+{
+	PQfinish(db->conn);
+	db->conn = NULL;
+}
+
+void incd_db_free(struct incd_db *db)
+{
+	if (db == NULL)
+		return;
+	disconnect(db);
+	free(db->conninfo);
+	free(db->public_url);
+	free(db);
+}
+
+/* Runs one setup command, expecting status want. */
+static bool setup(PGconn *conn, const char *what, PGresult *res, ExecStatusType want)
+{
+	bool ok = res != NULL && PQresultStatus(res) == want;
+	if (!ok)
+		incd_log(INCD_LOG_ERROR, "could not %s: %s", what, PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+static bool connect_db(struct incd_db *db)
+{
+	/* connect_timeout bounds how long a request waits while the database
+	 * is unreachable; the request then gets a 503. */
+	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *vals[] = {db->conninfo, "2", "incidentd", NULL};
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	const char *url[] = {db->public_url};
+
+	if (conn == NULL)
+		abort();
+	if (PQstatus(conn) != CONNECTION_OK) {
+		incd_log(INCD_LOG_WARN, "could not connect to the database: %s",
+			 PQerrorMessage(conn));
+		goto fail;
+	}
+	if (!setup(conn, "set incidentd.public_url",
+		   PQexecParams(conn, "SELECT set_config('incidentd.public_url', $1, false)", 1,
+				NULL, url, NULL, NULL, 0),
+		   PGRES_TUPLES_OK) ||
+	    !setup(conn, "listen for api key changes", PQexec(conn, "LISTEN incidentd_api_keys"),
+		   PGRES_COMMAND_OK))
+		goto fail;
+	for (size_t i = 0; i < INCD_STMT__COUNT; i++) {
+		char what[96];
+		snprintf(what, sizeof what, "prepare statement %s", stmts[i].name);
+		if (!setup(conn, what, PQprepare(conn, stmts[i].name, stmts[i].sql, 0, NULL),
+			   PGRES_COMMAND_OK))
+			goto fail;
+	}
+	db->conn = conn;
+	db->generation++;
+	incd_log(INCD_LOG_DEBUG, "connected to the database");
+	return true;
+fail:
+	PQfinish(conn);
+	return false;
+}
+
+bool incd_db_ensure(struct incd_db *db, struct incd_error *err)
+{
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return true;
+	disconnect(db);
+	if (connect_db(db))
+		return true;
+	return incd_fail(err, 503, "database_unavailable", NULL,
+			 "The database is unavailable; retry shortly");
+}
+
+static bool sqlstate_is(const char *state, const char *want)
+{
+	return strncmp(state, want, strlen(want)) == 0;
+}
+
+/* Maps a failed result to the HTTP error the client sees. */
+static bool map_error(struct incd_db *db, const PGresult *res, struct incd_error *err)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+
+	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
+	if (state != NULL && strcmp(state, "IX422") == 0) {
+		const char *code = hint && strcmp(hint, "is_required") == 0 ? "is_required"
+										: "invalid_value";
+		return incd_fail(err, 422, code, detail, "%s", msg ? msg : "invalid value");
+	}
+	if (state != NULL && strcmp(state, "IX404") == 0)
+		return incd_fail(err, 404, "not_found", NULL, "%s", msg ? msg : "not found");
+	if (state == NULL || sqlstate_is(state, "08") || sqlstate_is(state, "57P") ||
+	    sqlstate_is(state, "53") || strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0) {
+		incd_log(INCD_LOG_WARN, "database unavailable (%s): %s", state ? state : "-",
+			 db->conn ? PQerrorMessage(db->conn) : "not connected");
+		return incd_fail(err, 503, "database_unavailable", NULL,
+				 "The database is unavailable; retry shortly");
+	}
+	incd_log(INCD_LOG_ERROR, "statement failed (%s): %s", state, msg ? msg : "?");
+	return incd_fail(err, 500, "internal_error", NULL,
+			 "An internal error occurred; it has been logged");
+}
+
+bool incd_db_exec(struct incd_db *db, enum incd_stmt stmt, const char *const *values,
+		  const int *lengths, const int *formats, struct pg_result **res,
+		  struct incd_error *err)
+{
+	PGresult *r = NULL;
+	*res = NULL;
+	db->sqlstate[0] = '\0';
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!incd_db_ensure(db, err))
+			return false;
+		r = PQexecPrepared(db->conn, stmts[stmt].name, stmts[stmt].nparams, values,
+				   lengths, formats, 0);
+		if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
+			*res = r;
+			return true;
+		}
+		if (PQstatus(db->conn) == CONNECTION_OK)
+			break;
+		/* The server went away (restart, failover): reconnect and retry once. */
+		incd_log(INCD_LOG_WARN, "database connection lost: %s", PQerrorMessage(db->conn));
+		PQclear(r);
+		r = NULL;
+		disconnect(db);
+	}
+	bool ok = map_error(db, r, err);
+	PQclear(r);
+	return ok;
+}
+
+int incd_db_ntuples(const struct pg_result *res)
+{
+	return PQntuples(res);
+}
+
+const char *incd_db_value(const struct pg_result *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+int incd_db_length(const struct pg_result *res, int row, int col)
+{
+	return PQgetlength(res, row, col);
+}
+
+void incd_db_clear(struct pg_result *res)
+{
+	PQclear(res);
+}
+
+unsigned long incd_db_generation(const struct incd_db *db)
+{
+	return db->generation;
+}
+
+bool incd_db_notified(struct incd_db *db)
+{
+	bool any = false;
+	if (db->conn == NULL)
+		return false;
+	if (!PQconsumeInput(db->conn)) {
+		disconnect(db); /* the next statement reconnects */
+		return false;
+	}
+	for (PGnotify *n; (n = PQnotifies(db->conn)) != NULL; PQfreemem(n))
+		any = true;
+	return any;
+}
+
+const char *incd_db_last_sqlstate(const struct incd_db *db)
+{
+	return db->sqlstate;
+}

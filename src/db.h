@@ -1,0 +1,60 @@
+/* The worker's database connection: one libpq connection, every statement
+ * prepared once per connection, reconnect on failure, SQLSTATE → HTTP.
+ * Only db.c includes libpq-fe.h; results are handed out as the opaque
+ * struct pg_result (libpq's PGresult). */
+#ifndef INCIDENTD_DB_H
+#define INCIDENTD_DB_H
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "util.h"
+
+struct pg_result;
+struct incd_db;
+
+/* The statements the service runs; their SQL lives in db.c's table. */
+enum incd_stmt {
+	INCD_STMT_HEALTH,
+	INCD_STMT_AUTH,
+	INCD_STMT_INCIDENT_CREATE,
+	INCD_STMT_INCIDENT_SHOW,
+	INCD_STMT_INCIDENT_LIST,
+	INCD_STMT__COUNT
+};
+
+/* Returns an owned handle (nothing is connected yet); free with incd_db_free. */
+struct incd_db *incd_db_new(const char *conninfo, const char *public_url);
+void incd_db_free(struct incd_db *db);
+
+/* Connects (and prepares) unless already connected. On failure err is a 503. */
+bool incd_db_ensure(struct incd_db *db, struct incd_error *err) INCD_MUST_CHECK;
+
+/* Runs a prepared statement. values[i] NULL is SQL NULL; lengths/formats may
+ * be NULL for all-text parameters. A broken connection is re-opened and the
+ * statement retried once (every statement is safe to repeat: creates are
+ * idempotent by key). On success *res is owned by the caller (incd_db_clear).
+ * On failure err holds the HTTP error: IX422 → 422, IX404 → 404, connection
+ * loss → 503, anything else → 500 (details only in the log). */
+bool incd_db_exec(struct incd_db *db, enum incd_stmt stmt, const char *const *values,
+		  const int *lengths, const int *formats, struct pg_result **res,
+		  struct incd_error *err) INCD_MUST_CHECK;
+
+int incd_db_ntuples(const struct pg_result *res);
+/* Borrowed from res: valid until incd_db_clear(res). */
+const char *incd_db_value(const struct pg_result *res, int row, int col);
+int incd_db_length(const struct pg_result *res, int row, int col);
+void incd_db_clear(struct pg_result *res);
+
+/* Counts successful connects: a change means cached state may be stale
+ * (notifications were missed while disconnected). */
+unsigned long incd_db_generation(const struct incd_db *db);
+
+/* Reads pending input without blocking; true if any NOTIFY arrived since the
+ * last call. */
+bool incd_db_notified(struct incd_db *db);
+
+/* SQLSTATE of the last failed statement, "" if none; for the access log. */
+const char *incd_db_last_sqlstate(const struct incd_db *db);
+
+#endif

@@ -1,0 +1,299 @@
+/* Incidents V1: create, list, show.
+ *
+ * The worker checks the request's shape here (types, lengths, enums, NUL)
+ * and hands PostgreSQL a normalised payload holding only the fields it
+ * checked; everything that needs the database (ids, idempotency, numbering,
+ * rendering) happens in one call to an api.* function. */
+#include "handlers.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "jsonv.h"
+#include "ulid.h"
+
+#define MAX_ID_CHARS 64
+#define MAX_SHORT_CHARS 256
+#define MAX_NAME_CHARS 500
+#define MAX_SUMMARY_CHARS 50000
+#define MAX_TEXT_CHARS 10000
+#define MAX_LINK_CHARS 2048
+#define DEFAULT_PAGE_SIZE 25
+#define MAX_PAGE_SIZE 250
+
+static const char *const visibilities[] = {"public", "private", NULL};
+static const char *const statuses[] = {"triage",     "investigating", "fixing", "monitoring",
+				       "closed",     "declined",      NULL};
+static const char *const modes[] = {"real", "test", NULL};
+
+struct str_field {
+	const char *key;
+	size_t max_chars;
+};
+
+/* Optional string fields, checked and copied as they are. */
+static bool copy_strings(struct json_object *src, const char *path, const struct str_field *fields,
+			 size_t n, struct json_object *dst, struct incd_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *s;
+		if (!incd_jv_string(src, path, fields[i].key, false, 0, fields[i].max_chars, &s,
+				    err))
+			return false;
+		if (s != NULL)
+			incd_jv_copy(dst, src, fields[i].key);
+	}
+	return true;
+}
+
+static bool require_object(struct json_object *v, const char *path, struct incd_error *err)
+{
+	if (json_object_is_type(v, json_type_object))
+		return true;
+	return incd_fail(err, 422, "invalid_value", path, "%s must be an object", path);
+}
+
+static const struct str_field value_fields[] = {
+	{"id", MAX_ID_CHARS},
+	{"value_catalog_entry_id", MAX_ID_CHARS},
+	{"value_link", MAX_LINK_CHARS},
+	{"value_numeric", MAX_ID_CHARS},
+	{"value_option_id", MAX_ID_CHARS},
+	{"value_text", MAX_TEXT_CHARS},
+	{"value_timestamp", MAX_ID_CHARS},
+};
+
+static bool check_entry(struct json_object *e, const char *path, struct json_object *out,
+			struct incd_error *err)
+{
+	const char *field_id;
+	struct json_object *values;
+	char vpath[256], ipath[256];
+
+	if (!require_object(e, path, err) ||
+	    !incd_jv_string(e, path, "custom_field_id", true, 1, MAX_ID_CHARS, &field_id, err) ||
+	    !incd_jv_array(e, path, "values", true, &values, err))
+		return false;
+	incd_jv_copy(out, e, "custom_field_id");
+	struct json_object *norm_values = json_object_new_array();
+	json_object_object_add(out, "values", norm_values);
+
+	incd_jv_path(vpath, sizeof vpath, path, "values");
+	for (size_t j = 0; j < json_object_array_length(values); j++) {
+		struct json_object *v = json_object_array_get_idx(values, j);
+		incd_jv_index(ipath, sizeof ipath, vpath, j);
+		if (!require_object(v, ipath, err))
+			return false;
+		struct json_object *norm = json_object_new_object();
+		json_object_array_add(norm_values, norm);
+		if (!copy_strings(v, ipath, value_fields, INCD_ARRAY_LEN(value_fields), norm, err))
+			return false;
+	}
+	return true;
+}
+
+static const struct str_field assignee_fields[] = {
+	{"id", MAX_ID_CHARS},
+	{"email", MAX_SHORT_CHARS},
+	{"slack_user_id", MAX_SHORT_CHARS},
+};
+
+static bool check_assignment(struct json_object *a, const char *path, struct json_object *out,
+			     struct incd_error *err)
+{
+	const char *role_id;
+	struct json_object *assignee;
+	char apath[256];
+
+	if (!require_object(a, path, err) ||
+	    !incd_jv_string(a, path, "incident_role_id", true, 1, MAX_ID_CHARS, &role_id, err) ||
+	    !incd_jv_object(a, path, "assignee", true, &assignee, err))
+		return false;
+	incd_jv_copy(out, a, "incident_role_id");
+	struct json_object *norm = json_object_new_object();
+	json_object_object_add(out, "assignee", norm);
+	incd_jv_path(apath, sizeof apath, path, "assignee");
+	return copy_strings(assignee, apath, assignee_fields, INCD_ARRAY_LEN(assignee_fields), norm,
+			    err);
+}
+
+typedef bool (*item_check_fn)(struct json_object *item, const char *path, struct json_object *out,
+			      struct incd_error *err);
+
+/* Checks an optional array of objects, copying each normalised item. */
+static bool check_list(struct json_object *body, const char *key, item_check_fn check,
+		       struct json_object *norm, struct incd_error *err)
+{
+	struct json_object *arr;
+	char path[256];
+
+	if (!incd_jv_array(body, "", key, false, &arr, err))
+		return false;
+	if (arr == NULL)
+		return true;
+	struct json_object *out = json_object_new_array();
+	json_object_object_add(norm, key, out);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *item = json_object_new_object();
+		json_object_array_add(out, item);
+		incd_jv_index(path, sizeof path, key, i);
+		if (!check(json_object_array_get_idx(arr, i), path, item, err))
+			return false;
+	}
+	return true;
+}
+
+static const struct str_field top_fields[] = {
+	{"name", MAX_NAME_CHARS},
+	{"summary", MAX_SUMMARY_CHARS},
+	{"severity_id", MAX_ID_CHARS},
+	{"incident_type_id", MAX_ID_CHARS},
+	{"slack_team_id", MAX_SHORT_CHARS},
+	{"source_message_channel_id", MAX_SHORT_CHARS},
+	{"source_message_timestamp", MAX_SHORT_CHARS},
+};
+
+/* Checks a create payload and builds the normalised copy for SQL. */
+static bool check_create(struct json_object *body, struct json_object *norm,
+			 struct incd_error *err)
+{
+	const char *s;
+
+	if (!json_object_is_type(body, json_type_object))
+		return incd_fail(err, 400, "invalid_json", NULL,
+				 "request body must be a JSON object");
+	if (!incd_jv_string(body, "", "idempotency_key", true, 1, 256, &s, err) ||
+	    !incd_jv_enum(body, "", "visibility", true, visibilities, &s, err) ||
+	    !incd_jv_enum(body, "", "status", false, statuses, &s, err) ||
+	    !incd_jv_enum(body, "", "mode", false, modes, &s, err))
+		return false;
+	incd_jv_copy(norm, body, "idempotency_key");
+	incd_jv_copy(norm, body, "visibility");
+	incd_jv_copy(norm, body, "status");
+	incd_jv_copy(norm, body, "mode");
+	return copy_strings(body, "", top_fields, INCD_ARRAY_LEN(top_fields), norm, err) &&
+	       check_list(body, "custom_field_entries", check_entry, norm, err) &&
+	       check_list(body, "incident_role_assignments", check_assignment, norm, err);
+}
+
+bool incd_h_incidents_create(struct incd_ctx *ctx)
+{
+	struct json_object *body = NULL, *norm = json_object_new_object();
+	struct pg_result *res = NULL;
+	char id[INCD_ULID_LEN + 1];
+	bool ok = false;
+
+	body = incd_json_parse(ctx->req->body, ctx->req->body_len, ctx->err);
+	if (body == NULL || !check_create(body, norm, ctx->err))
+		goto done;
+
+	incd_ulid_new(id);
+	const char *values[] = {ctx->who->organisation_id, ctx->who->api_key_id, id,
+				json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN |
+									 JSON_C_TO_STRING_NOSLASHESCAPE)};
+	if (!incd_db_exec(ctx->db, INCD_STMT_INCIDENT_CREATE, values, NULL, NULL, &res, ctx->err))
+		goto done;
+	const char *replayed = incd_db_value(res, 0, 0);
+	if (replayed != NULL && replayed[0] == 't')
+		incd_response_header(ctx->resp, "Idempotent-Replayed", "true");
+	incd_h_body_from_result(ctx, res, 1);
+	ok = true;
+done:
+	incd_db_clear(res);
+	json_object_put(norm);
+	json_object_put(body);
+	return ok;
+}
+
+static const char *can_see_private(const struct incd_ctx *ctx)
+{
+	return ctx->who->scopes & INCD_SCOPE_PRIVATE ? "true" : "false";
+}
+
+bool incd_h_incidents_show(struct incd_ctx *ctx)
+{
+	struct pg_result *res = NULL;
+	const char *values[] = {ctx->who->organisation_id, ctx->param, can_see_private(ctx)};
+
+	if (!incd_db_exec(ctx->db, INCD_STMT_INCIDENT_SHOW, values, NULL, NULL, &res, ctx->err))
+		return false;
+	incd_h_body_from_result(ctx, res, 0);
+	incd_db_clear(res);
+	return true;
+}
+
+struct list_query {
+	long page_size;
+	char after[MAX_ID_CHARS + 1]; /* "" = first page */
+	char statuses[128];           /* "{a,b}" array literal, "" = no filter */
+};
+
+static bool is_status(const char *s)
+{
+	for (const char *const *p = statuses; *p; p++)
+		if (strcmp(*p, s) == 0)
+			return true;
+	return false;
+}
+
+static bool parse_list_query(const char *query, struct list_query *q, struct incd_error *err)
+{
+	char name[64], value[256];
+	bool bad, overflow;
+	size_t used = 0;
+
+	q->page_size = DEFAULT_PAGE_SIZE;
+	q->after[0] = q->statuses[0] = '\0';
+	while (incd_query_next(&query, name, sizeof name, value, sizeof value, &bad)) {
+		if (bad)
+			return incd_fail(err, 422, "invalid_value", name,
+					 "query parameter %s is not correctly encoded", name);
+		if (strcmp(name, "page_size") == 0) {
+			if (!incd_parse_uint(value, MAX_PAGE_SIZE, &q->page_size, &overflow) ||
+			    q->page_size < 1)
+				return incd_fail(err, 422, "invalid_value", "page_size",
+						 "page_size must be an integer of at least 1");
+		} else if (strcmp(name, "after") == 0) {
+			if (strlen(value) > MAX_ID_CHARS)
+				return incd_fail(err, 422, "invalid_value", "after",
+						 "after must be the id of an incident");
+			memcpy(q->after, value, strlen(value) + 1);
+		} else if (strcmp(name, "status") == 0) {
+			if (!is_status(value))
+				return incd_fail(err, 422, "invalid_value", "status",
+						 "status must be one of: triage, investigating, "
+						 "fixing, monitoring, closed, declined");
+			/* Enum values only, so the array literal needs no quoting;
+			 * 6 statuses of ≤13 chars always fit, repeats included. */
+			if (strstr(q->statuses, value) == NULL) {
+				int w = snprintf(q->statuses + used, sizeof q->statuses - used,
+						 "%s%s", used ? "," : "{", value);
+				if (w > 0)
+					used += (size_t)w;
+			}
+		}
+	}
+	if (used > 0)
+		snprintf(q->statuses + used, sizeof q->statuses - used, "}");
+	return true;
+}
+
+bool incd_h_incidents_list(struct incd_ctx *ctx)
+{
+	struct list_query q;
+	struct pg_result *res = NULL;
+	char page_size[24];
+
+	if (!parse_list_query(ctx->req->query, &q, ctx->err))
+		return false;
+	snprintf(page_size, sizeof page_size, "%ld", q.page_size);
+	const char *values[] = {ctx->who->organisation_id, can_see_private(ctx),
+				q.statuses[0] ? q.statuses : NULL, q.after[0] ? q.after : NULL,
+				page_size};
+	if (!incd_db_exec(ctx->db, INCD_STMT_INCIDENT_LIST, values, NULL, NULL, &res, ctx->err))
+		return false;
+	incd_h_body_from_result(ctx, res, 0);
+	incd_db_clear(res);
+	return true;
+}

@@ -1,0 +1,35 @@
+/* The request context handlers receive, and the handlers themselves (one
+ * file per resource). A handler fills ctx->resp and returns true, or fills
+ * ctx->err and returns false; only the worker writes the response. */
+#ifndef INCIDENTD_HANDLERS_H
+#define INCIDENTD_HANDLERS_H
+
+#include <stdbool.h>
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "error.h"
+#include "request.h"
+#include "response.h"
+
+struct incd_ctx {
+	const struct incd_config *cfg;
+	const struct incd_request *req;
+	struct incd_response *resp;
+	struct incd_db *db;
+	const struct incd_identity *who; /* NULL on unauthenticated routes */
+	const char *param;               /* the route's {id} segment, "" if none */
+	struct incd_error *err;
+};
+
+bool incd_h_health(struct incd_ctx *ctx);
+bool incd_h_identity(struct incd_ctx *ctx);
+bool incd_h_incidents_list(struct incd_ctx *ctx);
+bool incd_h_incidents_create(struct incd_ctx *ctx);
+bool incd_h_incidents_show(struct incd_ctx *ctx);
+
+/* Copies column 0 (JSON text) of the single row of res into the body. */
+void incd_h_body_from_result(struct incd_ctx *ctx, const struct pg_result *res, int col);
+
+#endif

@@ -1,0 +1,280 @@
+/* Master: bind, fork, reap, respawn. Signal handlers only set flags; the
+ * loop sleeps in sigsuspend() and acts on them.
+ *
+ * SIGCHLD: a worker that exits while it should be running is replaced at
+ * once (after a one-second pause if workers keep dying right after start,
+ * so a broken setup doesn't become a fork storm).
+ * SIGHUP: a new set of workers is started, then the old set gets SIGTERM and
+ * drains. SIGTERM/SIGINT: every worker gets SIGTERM, finishes the request in
+ * hand and exits; stragglers are killed after the drain timeout. */
+#include "master.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "worker.h"
+
+static volatile sig_atomic_t got_chld, got_hup, got_term;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	if (sig == SIGCHLD)
+		got_chld = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+	errno = saved;
+}
+
+struct slot {
+	pid_t pid; /* 0 = free */
+	bool retiring;
+	long long started_us;
+};
+
+struct master {
+	const struct incd_config *cfg;
+	int listen_fd;
+	struct slot *slots;
+	size_t nslots;
+	int fast_deaths; /* consecutive workers that died within a second of starting */
+};
+
+static bool is_unix_path(const char *listen)
+{
+	return strchr(listen, '/') != NULL;
+}
+
+static int open_socket(const struct incd_config *cfg)
+{
+	int fd;
+	if (is_unix_path(cfg->listen)) {
+		struct stat st;
+		/* A socket left by a crashed run would make bind() fail. */
+		if (stat(cfg->listen, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(cfg->listen);
+		fd = FCGX_OpenSocket(cfg->listen, cfg->backlog);
+		if (fd >= 0 && chmod(cfg->listen, (mode_t)cfg->socket_mode) != 0)
+			incd_log(INCD_LOG_WARN, "could not chmod %s: %s", cfg->listen,
+				 strerror(errno));
+	} else {
+		fd = FCGX_OpenSocket(cfg->listen, cfg->backlog);
+	}
+	if (fd < 0) {
+		incd_log(INCD_LOG_ERROR, "could not listen on %s", cfg->listen);
+		return -1;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+static void spawn(struct master *m, struct slot *s)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		incd_log(INCD_LOG_ERROR, "could not fork a worker: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0)
+		_exit(incd_worker_run(m->cfg, m->listen_fd));
+	s->pid = pid;
+	s->retiring = false;
+	s->started_us = incd_now_us();
+	incd_log(INCD_LOG_DEBUG, "started worker %d", (int)pid);
+}
+
+static size_t count(const struct master *m, bool retiring)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->nslots; i++)
+		if (m->slots[i].pid != 0 && m->slots[i].retiring == retiring)
+			n++;
+	return n;
+}
+
+/* Starts workers until cfg->workers are running (not retiring). */
+static void fill(struct master *m)
+{
+	size_t want = (size_t)m->cfg->workers;
+	if (m->fast_deaths > m->cfg->workers) {
+		incd_log(INCD_LOG_WARN, "workers keep dying at start; pausing respawns for 1s");
+		sleep(1);
+		m->fast_deaths = 0;
+	}
+	for (size_t i = 0; i < m->nslots && count(m, false) < want; i++)
+		if (m->slots[i].pid == 0)
+			spawn(m, &m->slots[i]);
+}
+
+static void reap(struct master *m)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < m->nslots; i++) {
+			struct slot *s = &m->slots[i];
+			if (s->pid != pid)
+				continue;
+			if (!s->retiring) {
+				if (WIFSIGNALED(status))
+					incd_log(INCD_LOG_WARN, "worker %d killed by signal %d",
+						 (int)pid, WTERMSIG(status));
+				else
+					incd_log(INCD_LOG_WARN, "worker %d exited with status %d",
+						 (int)pid, WEXITSTATUS(status));
+				if (incd_now_us() - s->started_us < 1000000)
+					m->fast_deaths++;
+				else
+					m->fast_deaths = 0;
+			}
+			s->pid = 0;
+		}
+	}
+}
+
+static void signal_all(struct master *m, bool only_retiring, int sig)
+{
+	for (size_t i = 0; i < m->nslots; i++)
+		if (m->slots[i].pid != 0 && (!only_retiring || m->slots[i].retiring))
+			kill(m->slots[i].pid, sig);
+}
+
+static void reload(struct master *m)
+{
+	incd_log(INCD_LOG_INFO, "SIGHUP: replacing workers");
+	for (size_t i = 0; i < m->nslots; i++)
+		if (m->slots[i].pid != 0)
+			m->slots[i].retiring = true;
+	fill(m);
+	signal_all(m, true, SIGTERM);
+}
+
+static void drain(struct master *m)
+{
+	long long deadline = incd_now_us() + (long long)m->cfg->drain_seconds * 1000000;
+	incd_log(INCD_LOG_INFO, "shutting down: draining workers");
+	for (size_t i = 0; i < m->nslots; i++)
+		m->slots[i].retiring = true;
+	signal_all(m, false, SIGTERM);
+	while (count(m, true) > 0 && incd_now_us() < deadline) {
+		struct timespec pause = {0, 20 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+		reap(m);
+	}
+	if (count(m, true) > 0) {
+		incd_log(INCD_LOG_WARN, "drain timeout: killing remaining workers");
+		signal_all(m, false, SIGKILL);
+		while (count(m, true) > 0 && waitpid(-1, NULL, 0) > 0)
+			reap(m);
+	}
+}
+
+static bool write_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL) {
+		incd_log(INCD_LOG_ERROR, "could not write pid file %s: %s", path, strerror(errno));
+		return false;
+	}
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f) == 0;
+}
+
+static void install_handlers(sigset_t *wait_mask)
+{
+	struct sigaction sa = {0};
+	sigset_t block;
+
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, wait_mask);
+	sigdelset(wait_mask, SIGCHLD);
+	sigdelset(wait_mask, SIGHUP);
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGINT);
+}
+
+int incd_master_run(const struct incd_config *cfg)
+{
+	struct master m = {.cfg = cfg, .listen_fd = -1};
+	sigset_t wait_mask;
+	int rc = 1;
+
+	/* libfcgi waits up to 2 s for data after an AF_UNIX accept and while
+	 * closing; nginx sends at once, so shorter bounds only limit the harm
+	 * of a misbehaving peer. */
+	setenv("LIBFCGI_IS_AF_UNIX_KEEPER_POLL_TIMEOUT", "500", 0);
+	setenv("LIBFCGI_OS_CLOSE_POLL_TIMEOUT", "500", 0);
+	if (FCGX_Init() != 0) {
+		incd_log(INCD_LOG_ERROR, "could not initialise libfcgi");
+		return 1;
+	}
+	install_handlers(&wait_mask);
+	m.listen_fd = open_socket(cfg);
+	if (m.listen_fd < 0)
+		goto done;
+	if (cfg->pid_file != NULL && !write_pid_file(cfg->pid_file))
+		goto done;
+
+	/* Room for a full old and new set during a SIGHUP replacement. */
+	m.nslots = 2 * (size_t)cfg->workers;
+	m.slots = incd_xcalloc(m.nslots, sizeof *m.slots);
+	incd_log(INCD_LOG_INFO, "incidentd %s listening on %s with %d workers", PACKAGE_VERSION,
+		 cfg->listen, cfg->workers);
+	fill(&m);
+
+	while (!got_term) {
+		if (!got_chld && !got_hup)
+			sigsuspend(&wait_mask);
+		if (got_chld) {
+			got_chld = 0;
+			reap(&m);
+		}
+		if (got_hup) {
+			got_hup = 0;
+			reload(&m);
+		}
+		if (!got_term)
+			fill(&m);
+	}
+	drain(&m);
+	incd_log(INCD_LOG_INFO, "stopped");
+	rc = 0;
+done:
+	if (m.listen_fd >= 0)
+		close(m.listen_fd);
+	if (is_unix_path(cfg->listen) && m.listen_fd >= 0)
+		unlink(cfg->listen);
+	if (cfg->pid_file != NULL && rc == 0)
+		unlink(cfg->pid_file);
+	free(m.slots);
+	return rc;
+}

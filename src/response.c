@@ -1,0 +1,96 @@
+/* Response formatting and the single JSON error writer. */
+#include "response.h"
+
+#include <string.h>
+
+struct status_info {
+	int status;
+	const char *reason;
+	const char *type; /* the contract's error "type" */
+};
+
+static const struct status_info statuses[] = {
+	{200, "OK", NULL},
+	{201, "Created", NULL},
+	{202, "Accepted", NULL},
+	{204, "No Content", NULL},
+	{400, "Bad Request", "bad_request"},
+	{401, "Unauthorized", "authentication_error"},
+	{403, "Forbidden", "resource_forbidden"},
+	{404, "Not Found", "not_found"},
+	{405, "Method Not Allowed", "method_not_allowed"},
+	{413, "Payload Too Large", "request_too_large"},
+	{422, "Unprocessable Entity", "validation_error"},
+	{429, "Too Many Requests", "too_many_requests"},
+	{500, "Internal Server Error", "internal_error"},
+	{503, "Service Unavailable", "service_unavailable"},
+};
+
+static const struct status_info *info(int status)
+{
+	for (size_t i = 0; i < INCD_ARRAY_LEN(statuses); i++)
+		if (statuses[i].status == status)
+			return &statuses[i];
+	return &statuses[INCD_ARRAY_LEN(statuses) - 3]; /* unknown: treat as 500 */
+}
+
+const char *incd_status_reason(int status)
+{
+	return info(status)->reason;
+}
+
+void incd_response_header(struct incd_response *r, const char *name, const char *value)
+{
+	incd_buf_addf(&r->headers, "%s: %s\r\n", name, value);
+}
+
+void incd_response_error(struct incd_response *r, const struct incd_error *err,
+			 const char *request_id)
+{
+	const struct status_info *si = info(err->status);
+	int status = si->status;
+
+	r->status = status;
+	incd_buf_reset(&r->body);
+	incd_buf_adds(&r->body, "{\"type\":");
+	incd_buf_add_json_string(&r->body, si->type ? si->type : "internal_error");
+	incd_buf_addf(&r->body, ",\"status\":%d,\"request_id\":", status);
+	incd_buf_add_json_string(&r->body, request_id);
+	incd_buf_adds(&r->body, ",\"errors\":[{\"code\":");
+	incd_buf_add_json_string(&r->body, err->code ? err->code : "internal_error");
+	incd_buf_adds(&r->body, ",\"message\":");
+	incd_buf_add_json_string(&r->body, err->message[0] ? err->message : si->reason);
+	if (err->field[0]) {
+		incd_buf_adds(&r->body, ",\"source\":{\"field\":");
+		incd_buf_add_json_string(&r->body, err->field);
+		incd_buf_adds(&r->body, "}");
+	}
+	incd_buf_adds(&r->body, "}]}");
+	if (status == 503)
+		incd_response_header(r, "Retry-After", "1");
+}
+
+void incd_response_head(const struct incd_response *r, const char *request_id,
+			struct incd_buf *out)
+{
+	incd_buf_addf(out, "Status: %d %s\r\n", r->status, incd_status_reason(r->status));
+	if (r->status != 204)
+		incd_buf_adds(out, "Content-Type: application/json; charset=utf-8\r\n");
+	incd_buf_addf(out, "X-Request-Id: %s\r\n", request_id);
+	if (r->headers.len)
+		incd_buf_add(out, r->headers.data, r->headers.len);
+	incd_buf_adds(out, "\r\n");
+}
+
+void incd_response_reset(struct incd_response *r)
+{
+	r->status = 200;
+	incd_buf_reset(&r->body);
+	incd_buf_reset(&r->headers);
+}
+
+void incd_response_free(struct incd_response *r)
+{
+	incd_buf_free(&r->body);
+	incd_buf_free(&r->headers);
+}

@@ -1,0 +1,267 @@
+/* The worker: accept loop, request reading, routing, auth, dispatch, the
+ * response write and the access log line. The only module besides master.c
+ * that includes fcgiapp.h.
+ *
+ * Signals: SIGTERM/SIGINT are blocked except while the worker waits in
+ * ppoll() for the next connection, so a request in progress always
+ * completes and the wait itself is interrupted race-free. The listening
+ * socket is non-blocking, so losing an accept() race to a sibling just
+ * returns to ppoll(). */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "db.h"
+#include "handlers.h"
+#include "log.h"
+#include "router.h"
+
+static volatile sig_atomic_t quit;
+
+static void on_quit(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static const struct incd_route routes[] = {
+	{INCD_GET, "/healthz", incd_h_health, 0},
+	{INCD_GET, "/v1/identity", incd_h_identity, INCD_SCOPE_ANY_KEY},
+	{INCD_GET, "/v1/incidents", incd_h_incidents_list, INCD_SCOPE_VIEW},
+	{INCD_POST, "/v1/incidents", incd_h_incidents_create, INCD_SCOPE_CREATE},
+	{INCD_GET, "/v1/incidents/{id}", incd_h_incidents_show, INCD_SCOPE_VIEW},
+};
+
+struct worker {
+	const struct incd_config *cfg;
+	struct incd_db *db;
+	struct incd_auth_cache *auth;
+	struct incd_response resp;
+	struct incd_buf head;
+};
+
+static char *param_dup(FCGX_Request *fr, const char *name)
+{
+	const char *v = FCGX_GetParam(name, fr->envp);
+	return v ? incd_xstrdup(v) : NULL;
+}
+
+/* Copies what the request needs out of the FastCGI environment, which dies
+ * at FCGX_Finish_r. */
+static bool read_params(FCGX_Request *fr, struct incd_request *req, struct incd_error *err)
+{
+	req->method_name = param_dup(fr, "REQUEST_METHOD");
+	req->method = incd_method_parse(req->method_name);
+	req->authorization = param_dup(fr, "HTTP_AUTHORIZATION");
+	req->request_id = param_dup(fr, "REQUEST_ID");
+	if (req->request_id == NULL || *req->request_id == '\0' || strlen(req->request_id) > 64) {
+		char id[33];
+		incd_request_id_new(id);
+		free(req->request_id);
+		req->request_id = incd_xstrdup(id);
+	}
+	const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+	const char *qs = FCGX_GetParam("QUERY_STRING", fr->envp);
+	if (uri == NULL)
+		uri = FCGX_GetParam("DOCUMENT_URI", fr->envp);
+	if (uri == NULL)
+		uri = "/";
+	if (qs == NULL) {
+		const char *q = strchr(uri, '?');
+		qs = q ? q + 1 : "";
+	}
+	req->query = incd_xstrdup(qs);
+	if (!incd_parse_uri_path(uri, &req->path)) {
+		req->path = incd_xstrdup("?");
+		return incd_fail(err, 404, "not_found", NULL, "No such route");
+	}
+	return true;
+}
+
+static bool read_body(FCGX_Request *fr, struct incd_request *req, struct incd_error *err)
+{
+	size_t len;
+	switch (incd_parse_content_length(FCGX_GetParam("CONTENT_LENGTH", fr->envp), INCD_MAX_BODY,
+					  &len)) {
+	case INCD_LENGTH_OK:
+		break;
+	case INCD_LENGTH_TOO_LARGE:
+		return incd_fail(err, 413, "request_too_large", NULL,
+				 "Request body is larger than 1 MiB");
+	case INCD_LENGTH_INVALID:
+		return incd_fail(err, 400, "invalid_json", NULL, "Invalid Content-Length");
+	}
+	req->body = incd_xmalloc(len + 1);
+	size_t got = 0;
+	while (got < len) {
+		int n = FCGX_GetStr(req->body + got, (int)(len - got), fr->in);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	req->body[got] = '\0';
+	req->body_len = got;
+	if (got < len)
+		return incd_fail(err, 400, "invalid_json", NULL, "Request body was cut short");
+	return true;
+}
+
+/* Routing, authentication, authorisation, then the handler. */
+static bool dispatch(struct worker *w, FCGX_Request *fr, struct incd_request *req,
+		     struct incd_error *err)
+{
+	struct incd_route_match m;
+	const struct incd_identity *who = NULL;
+
+	switch (incd_route(routes, INCD_ARRAY_LEN(routes), req->method, req->path, &m)) {
+	case INCD_ROUTE_NOT_FOUND:
+		return incd_fail(err, 404, "not_found", NULL, "No route for %s %s",
+				 req->method_name ? req->method_name : "?", req->path);
+	case INCD_ROUTE_METHOD_NOT_ALLOWED:
+		incd_response_header(&w->resp, "Allow", m.allow);
+		return incd_fail(err, 405, "method_not_allowed", NULL,
+				 "Method %s is not allowed here; allowed: %s",
+				 req->method_name ? req->method_name : "?", m.allow);
+	case INCD_ROUTE_FOUND:
+		break;
+	}
+	if (m.route->scopes != 0) {
+		if (!incd_authenticate(w->auth, w->db, req->authorization, &who, err))
+			return false;
+		if ((who->scopes & m.route->scopes) == 0)
+			return incd_fail(err, 403, "missing_permissions", NULL,
+					 "This API key lacks the role this operation needs");
+	}
+	if (!read_body(fr, req, err))
+		return false;
+
+	struct incd_ctx ctx = {
+		.cfg = w->cfg,
+		.req = req,
+		.resp = &w->resp,
+		.db = w->db,
+		.who = who,
+		.param = m.param,
+		.err = err,
+	};
+	return m.route->handler(&ctx);
+}
+
+static void drain_input(FCGX_Request *fr)
+{
+	/* Leftover stdin would confuse the next request on a kept connection. */
+	char sink[4096];
+	while (FCGX_GetStr(sink, sizeof sink, fr->in) > 0)
+		;
+}
+
+static void serve(struct worker *w, FCGX_Request *fr)
+{
+	long long start = incd_now_us();
+	struct incd_request req = {0};
+	struct incd_error err = {0};
+
+	incd_response_reset(&w->resp);
+	incd_buf_reset(&w->head);
+	bool ok = read_params(fr, &req, &err) && dispatch(w, fr, &req, &err);
+	if (!ok)
+		incd_response_error(&w->resp, &err, req.request_id);
+	drain_input(fr);
+
+	incd_response_head(&w->resp, req.request_id, &w->head);
+	FCGX_PutStr(w->head.data, (int)w->head.len, fr->out);
+	if (w->resp.status != 204 && w->resp.body.len > 0)
+		FCGX_PutStr(w->resp.body.data, (int)w->resp.body.len, fr->out);
+
+	if (incd_log_enabled(INCD_LOG_INFO)) {
+		const char *state = incd_db_last_sqlstate(w->db);
+		incd_log(INCD_LOG_INFO, "%s %s %d %.3fms rid=%s%s%s",
+			 req.method_name ? req.method_name : "-", req.path ? req.path : "-",
+			 w->resp.status, (double)(incd_now_us() - start) / 1000.0, req.request_id,
+			 *state ? " sqlstate=" : "", state);
+	}
+	incd_request_free(&req);
+}
+
+static void setup_signals(sigset_t *wait_mask)
+{
+	struct sigaction sa = {0};
+	sigset_t block;
+
+	sa.sa_handler = on_quit;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, wait_mask);
+	sigdelset(wait_mask, SIGTERM);
+	sigdelset(wait_mask, SIGINT);
+}
+
+int incd_worker_run(const struct incd_config *cfg, int listen_fd)
+{
+	struct worker w = {.cfg = cfg};
+	FCGX_Request fr;
+	sigset_t wait_mask;
+	struct incd_error err;
+
+	setup_signals(&wait_mask);
+	/* A worker must not outlive its master. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 0;
+
+	w.db = incd_db_new(cfg->database_url, cfg->public_url);
+	w.auth = incd_auth_cache_new();
+	if (!incd_db_ensure(w.db, &err))
+		incd_log(INCD_LOG_WARN, "worker started without a database connection");
+	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
+		incd_log(INCD_LOG_ERROR, "could not initialise the FastCGI request");
+		return 1;
+	}
+	incd_log(INCD_LOG_DEBUG, "worker ready");
+
+	while (!quit) {
+		struct pollfd p = {.fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd, .events = POLLIN};
+		if (ppoll(&p, 1, NULL, &wait_mask) < 0 && errno != EINTR) {
+			incd_log(INCD_LOG_ERROR, "could not poll: %s", strerror(errno));
+			break;
+		}
+		if (quit)
+			break;
+		int rc = FCGX_Accept_r(&fr);
+		if (rc < 0) {
+			if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR ||
+			    rc == -ECONNABORTED)
+				continue;
+			incd_log(INCD_LOG_ERROR, "could not accept a FastCGI request: %s",
+				 strerror(-rc));
+			break;
+		}
+		serve(&w, &fr);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 1);
+	incd_auth_cache_free(w.auth);
+	incd_db_free(w.db);
+	incd_response_free(&w.resp);
+	incd_buf_free(&w.head);
+	return 0;
+}
