@@ -140,7 +140,7 @@ enum incd_config_result incd_config_load(struct incd_config *cfg, int argc, char
 	opts[N + 1] = (struct option){"version", no_argument, NULL, 'V'};
 	opts[N + 2] = (struct option){NULL, 0, NULL, 0};
 
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then re-initialises fully, so tests can call this twice */
 	opterr = 0;
 	for (;;) {
 		int idx = getopt_long(argc, argv, ":hV", opts, NULL);

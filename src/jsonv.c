@@ -3,43 +3,186 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <string.h>
 
 #define MAX_DEPTH 32
 
+/* json-c's strict mode still takes single-quoted keys, NaN, Infinity, "1."
+ * and raw control characters in strings, so the RFC 8259 grammar is checked
+ * here first; json-c then builds the tree and checks UTF-8. */
+struct scan {
+	const char *p, *end;
+	int depth;
+};
+
+static bool scan_value(struct scan *s);
+
+static void scan_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static bool scan_lit(struct scan *s, const char *lit)
+{
+	size_t n = strlen(lit);
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+static bool scan_digits(struct scan *s)
+{
+	const char *start = s->p;
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > start;
+}
+
+static bool scan_number(struct scan *s)
+{
+	if (s->p < s->end && *s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (!scan_digits(s))
+		return false;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (!scan_digits(s))
+			return false;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (!scan_digits(s))
+			return false;
+	}
+	return true;
+}
+
+static bool scan_string(struct scan *s)
+{
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	for (s->p++; s->p < s->end; s->p++) {
+		unsigned char c = (unsigned char)*s->p;
+		if (c == '"') {
+			s->p++;
+			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c != '\\')
+			continue;
+		if (++s->p >= s->end)
+			return false;
+		if (*s->p == 'u') {
+			for (int i = 0; i < 4; i++)
+				if (++s->p >= s->end || !isxdigit((unsigned char)*s->p))
+					return false;
+		} else if (strchr("\"\\/bfnrt", *s->p) == NULL || *s->p == '\0') {
+			return false;
+		}
+	}
+	return false;
+}
+
+static bool scan_container(struct scan *s, char close, bool object)
+{
+	if (++s->depth > MAX_DEPTH)
+		return false;
+	s->p++;
+	scan_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		s->depth--;
+		return true;
+	}
+	for (;;) {
+		if (object) {
+			if (!scan_string(s))
+				return false;
+			scan_ws(s);
+			if (s->p >= s->end || *s->p++ != ':')
+				return false;
+		}
+		if (!scan_value(s))
+			return false;
+		scan_ws(s);
+		if (s->p >= s->end)
+			return false;
+		char c = *s->p++;
+		if (c == close) {
+			s->depth--;
+			return true;
+		}
+		if (c != ',')
+			return false;
+		scan_ws(s);
+	}
+}
+
+static bool scan_value(struct scan *s)
+{
+	scan_ws(s);
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '{':
+		return scan_container(s, '}', true);
+	case '[':
+		return scan_container(s, ']', false);
+	case '"':
+		return scan_string(s);
+	case 't':
+		return scan_lit(s, "true");
+	case 'f':
+		return scan_lit(s, "false");
+	case 'n':
+		return scan_lit(s, "null");
+	default:
+		return scan_number(s);
+	}
+}
+
+/* True when buf is exactly one JSON value with optional whitespace around. */
+static bool json_grammar_ok(const char *buf, size_t len)
+{
+	struct scan s = {buf, buf + len, 0};
+	if (!scan_value(&s))
+		return false;
+	scan_ws(&s);
+	return s.p == s.end;
+}
+
 struct json_object *incd_json_parse(const char *buf, size_t len, struct incd_error *err)
 {
 	struct json_object *obj = NULL;
+	const char *why = NULL;
 	struct json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
 	if (tok == NULL)
 		abort();
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 
-	if (len > 0 && len <= (size_t)INT32_MAX)
+	if (len == 0)
+		why = "empty body";
+	else if (len > (size_t)INT32_MAX || !json_grammar_ok(buf, len))
+		why = "syntax error or nesting deeper than 32";
+	else {
 		obj = json_tokener_parse_ex(tok, buf, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	if (obj == NULL || jerr != json_tokener_success) {
-		char msg[200];
-		snprintf(msg, sizeof msg, "request body is not valid JSON: %s",
-			 len == 0 ? "empty body"
-			 : jerr == json_tokener_continue
-			     ? "unexpected end of input"
-			     : json_tokener_error_desc(jerr));
-		incd_fail(err, 400, "invalid_json", "", "%s", msg);
+		enum json_tokener_error jerr = json_tokener_get_error(tok);
+		if (obj == NULL || jerr != json_tokener_success)
+			why = json_tokener_error_desc(jerr);
+	}
+	if (why != NULL) {
+		incd_fail(err, 400, "invalid_json", "", "request body is not valid JSON: %s", why);
 		json_object_put(obj);
 		obj = NULL;
-		goto done;
 	}
-	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
-		if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n' && buf[i] != '\r') {
-			incd_fail(err, 400, "invalid_json", "",
-				  "request body is not valid JSON: trailing data after the value");
-			json_object_put(obj);
-			obj = NULL;
-			goto done;
-		}
-	}
-done:
 	json_tokener_free(tok);
 	return obj;
 }

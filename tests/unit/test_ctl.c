@@ -1,0 +1,186 @@
+/* Tests of incidentctl's commands: the pure tables always; the commands
+ * themselves against a scratch database when INCD_TEST_DATABASE_URL names
+ * one (a database the test may migrate and write demo rows into). */
+#include "ctl.h"
+#include "migrations.h"
+#include "ulid.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(api_roles_are_the_spec_names)
+{
+	size_t n = 0;
+	for (; incd_ctl_api_roles[n] != NULL; n++) {
+		const char *r = incd_ctl_api_roles[n];
+		ck_assert_uint_gt(strlen(r), 0);
+		ck_assert_uint_eq(strspn(r, "abcdefghijklmnopqrstuvwxyz_"), strlen(r));
+		for (size_t k = 0; k < n; k++)
+			ck_assert_str_ne(incd_ctl_api_roles[k], r);
+	}
+	/* IdentityV1.roles in incidentio-openapi.json */
+	ck_assert_uint_eq(n, 34);
+	ck_assert(incd_ctl_in_list(incd_ctl_api_roles, "viewer"));
+	ck_assert(incd_ctl_in_list(incd_ctl_api_roles, "incident_creator"));
+	ck_assert(incd_ctl_in_list(incd_ctl_api_roles, "incident_editor"));
+	ck_assert(incd_ctl_in_list(incd_ctl_api_roles, "global_access"));
+	ck_assert(incd_ctl_in_list(incd_ctl_api_roles, "manage_settings"));
+	ck_assert(incd_ctl_in_list(incd_ctl_api_roles, "heartbeats_ping"));
+}
+END_TEST
+
+START_TEST(in_list_is_exact)
+{
+	ck_assert(!incd_ctl_in_list(incd_ctl_api_roles, ""));
+	ck_assert(!incd_ctl_in_list(incd_ctl_api_roles, "Viewer"));
+	ck_assert(!incd_ctl_in_list(incd_ctl_api_roles, "viewer "));
+	ck_assert(!incd_ctl_in_list(incd_ctl_api_roles, "view"));
+	ck_assert(incd_ctl_in_list(incd_ctl_user_roles, "owner"));
+	ck_assert(!incd_ctl_in_list(incd_ctl_user_roles, "unset"));
+	ck_assert(!incd_ctl_in_list(incd_ctl_user_roles, "admin"));
+}
+END_TEST
+
+START_TEST(migrations_are_ordered)
+{
+	for (size_t i = 0; i < incd_migrations_count; i++) {
+		const struct incd_migration *m = &incd_migrations[i];
+		ck_assert_ptr_nonnull(m->version);
+		ck_assert_ptr_nonnull(m->sql);
+		ck_assert_ptr_null(strstr(m->version, ".sql"));
+		ck_assert_ptr_null(strchr(m->version, '/'));
+		if (i > 0)
+			ck_assert_int_lt(strcmp(incd_migrations[i - 1].version, m->version), 0);
+	}
+}
+END_TEST
+
+static PGconn *conn;
+
+static void db_setup(void)
+{
+	conn = incd_ctl_connect(getenv("INCD_TEST_DATABASE_URL"));
+	ck_assert_ptr_nonnull(conn);
+}
+
+static void db_teardown(void)
+{
+	PQfinish(conn);
+	conn = NULL;
+}
+
+/* The one value of a count(*) query with param as $1 (none when NULL). */
+static long count(const char *sql, const char *param)
+{
+	const char *params[] = {param};
+	int n = param != NULL ? 1 : 0;
+	char out[32];
+	bool found = false;
+	ck_assert(incd_ctl_query_value(conn, "count", sql, n, params, &found, out, sizeof out));
+	ck_assert(found);
+	return strtol(out, NULL, 10);
+}
+
+START_TEST(db_migrate_twice)
+{
+	ck_assert_int_eq(incd_ctl_migrate(conn), INCD_CTL_OK);
+	ck_assert_int_eq(incd_ctl_migrate(conn), INCD_CTL_OK);
+	ck_assert_int_eq(PQtransactionStatus(conn), PQTRANS_IDLE);
+	ck_assert_int_eq(count("SELECT count(*) FROM schema_migrations", NULL),
+			 (long)incd_migrations_count);
+}
+END_TEST
+
+START_TEST(db_unknown_ids)
+{
+	static const char *const roles[] = {"viewer"};
+	static const char *const bad_roles[] = {"viewer", "root"};
+	const char *missing = "00000000000000000000000000";
+	ck_assert_int_eq(incd_ctl_migrate(conn), INCD_CTL_OK);
+	ck_assert_int_eq(incd_ctl_seed_demo(conn, missing), INCD_CTL_FAIL);
+	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", roles, 1), INCD_CTL_FAIL);
+	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", bad_roles, 2), INCD_CTL_USAGE);
+	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", roles, 0), INCD_CTL_USAGE);
+	ck_assert_int_eq(incd_ctl_api_key_revoke(conn, missing), INCD_CTL_FAIL);
+	ck_assert_int_eq(incd_ctl_user_create(conn, missing, "u", NULL, NULL, NULL), INCD_CTL_FAIL);
+	ck_assert_int_eq(incd_ctl_user_create(conn, missing, "u", NULL, NULL, "root"),
+			 INCD_CTL_USAGE);
+	ck_assert_int_eq(PQtransactionStatus(conn), PQTRANS_IDLE);
+}
+END_TEST
+
+START_TEST(db_seed_demo_twice)
+{
+	ck_assert_int_eq(incd_ctl_migrate(conn), INCD_CTL_OK);
+	ck_assert_int_eq(incd_ctl_org_create(conn, "test org"), INCD_CTL_OK);
+	char org[INCD_ULID_LEN + 1];
+	bool found = false;
+	ck_assert(incd_ctl_query_value(conn, "newest org",
+				       "SELECT id FROM organisations WHERE name = $1 "
+				       "ORDER BY id DESC LIMIT 1",
+				       1, (const char *const[]){"test org"}, &found, org,
+				       sizeof org));
+	ck_assert(found);
+	ck_assert_int_eq(count("SELECT count(*) FROM incident_roles WHERE organisation_id = $1 "
+			       "AND role_type = 'lead'",
+			       org),
+			 1);
+	ck_assert_int_eq(incd_ctl_seed_demo(conn, org), INCD_CTL_OK);
+	ck_assert_int_eq(incd_ctl_seed_demo(conn, org), INCD_CTL_OK);
+	ck_assert_int_eq(count("SELECT count(*) FROM severities WHERE organisation_id = $1", org),
+			 3);
+	ck_assert_int_eq(
+	    count("SELECT count(*) FROM incident_roles WHERE organisation_id = $1", org), 3);
+	ck_assert_int_eq(count("SELECT count(*) FROM custom_field_options "
+			       "WHERE organisation_id = $1",
+			       org),
+			 6);
+	ck_assert_int_eq(count("SELECT count(*) FROM incident_types WHERE organisation_id = $1 "
+			       "AND is_default",
+			       org),
+			 1);
+	ck_assert_int_eq(count("SELECT count(*) FROM users WHERE organisation_id = $1", org), 2);
+
+	struct incd_ctl_incident_type t = {.org = org, .name = "Other", .is_default = true};
+	ck_assert_int_eq(incd_ctl_incident_type_create(conn, &t), INCD_CTL_OK);
+	ck_assert_int_eq(count("SELECT count(*) FROM incident_types WHERE organisation_id = $1 "
+			       "AND is_default AND name = 'Other'",
+			       org),
+			 1);
+	ck_assert_int_eq(count("SELECT count(*) FROM incident_types WHERE organisation_id = $1 "
+			       "AND is_default",
+			       org),
+			 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("ctl");
+	TCase *pure = tcase_create("pure");
+	tcase_add_test(pure, api_roles_are_the_spec_names);
+	tcase_add_test(pure, in_list_is_exact);
+	tcase_add_test(pure, migrations_are_ordered);
+	suite_add_tcase(s, pure);
+
+	const char *url = getenv("INCD_TEST_DATABASE_URL");
+	if (url != NULL && url[0] != '\0') {
+		TCase *db = tcase_create("db");
+		tcase_add_checked_fixture(db, db_setup, db_teardown);
+		tcase_set_timeout(db, 60);
+		tcase_add_test(db, db_migrate_twice);
+		tcase_add_test(db, db_unknown_ids);
+		tcase_add_test(db, db_seed_demo_twice);
+		suite_add_tcase(s, db);
+	} else {
+		fprintf(stderr, "# INCD_TEST_DATABASE_URL not set: database tests skipped\n");
+	}
+
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

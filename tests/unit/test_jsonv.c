@@ -1,0 +1,127 @@
+/* Strict JSON parsing and typed getters with field paths. */
+#include <check.h>
+#include <string.h>
+
+#include "jsonv.h"
+
+static struct json_object *parse(const char *s, struct incd_error *err)
+{
+	memset(err, 0, sizeof *err);
+	return incd_json_parse(s, strlen(s), err);
+}
+
+START_TEST(valid_documents)
+{
+	struct incd_error err;
+	struct json_object *o = parse("{\"a\": [1, 2, {\"b\": null}], \"c\": \"\\u00e9\"}\n", &err);
+	ck_assert_ptr_nonnull(o);
+	json_object_put(o);
+	o = parse("[]", &err);
+	ck_assert_ptr_nonnull(o);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(invalid_documents_are_400)
+{
+	const char *bad[] = {
+		"",	    "{",	 "{\"a\":1,}", "{'a':1}", "{\"a\":1} x", "{\"a\":1}{}",
+		"nul", "\"\xff\xfe\"", "{\"a\":\"\xc3\"}", "[NaN]", "[Infinity]", "[1.]", "[01]",
+		"[\"a\tb\"]", "[\"\\x41\"]", "{\"a\" 1}", "[1,]", "{\"a\":1,,}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct incd_error err;
+		struct json_object *o = parse(bad[i], &err);
+		ck_assert_msg(o == NULL, "accepted: %s", bad[i]);
+		ck_assert_int_eq(err.status, 400);
+		ck_assert_str_eq(err.code, "invalid_json");
+	}
+}
+END_TEST
+
+START_TEST(depth_limit)
+{
+	char deep[200];
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	struct incd_error err;
+	struct json_object *o = incd_json_parse(deep, sizeof deep, &err);
+	ck_assert_ptr_null(o);
+	ck_assert_int_eq(err.status, 400);
+}
+END_TEST
+
+START_TEST(string_getter)
+{
+	struct incd_error err;
+	struct json_object *o = parse("{\"name\":\"héllo\",\"n\":5,\"z\":null,\"nul\":\"a\\u0000b\","
+				      "\"empty\":\"\"}",
+				      &err);
+	const char *s;
+	ck_assert(incd_jv_string(o, "", "name", true, 1, 5, &s, &err));
+	ck_assert_str_eq(s, "héllo");
+	ck_assert(!incd_jv_string(o, "", "name", true, 1, 4, &s, &err));
+	ck_assert_int_eq(err.status, 422);
+	ck_assert_str_eq(err.code, "invalid_value");
+	ck_assert_str_eq(err.field, "name");
+	ck_assert(!incd_jv_string(o, "x[0]", "n", false, 0, 10, &s, &err));
+	ck_assert_str_eq(err.field, "x[0].n");
+	ck_assert(incd_jv_string(o, "", "z", false, 0, 10, &s, &err));
+	ck_assert_ptr_null(s);
+	ck_assert(!incd_jv_string(o, "", "missing", true, 1, 10, &s, &err));
+	ck_assert_str_eq(err.code, "is_required");
+	ck_assert(!incd_jv_string(o, "", "nul", false, 0, 10, &s, &err));
+	ck_assert_str_eq(err.code, "invalid_value");
+	ck_assert_ptr_nonnull(strstr(err.message, "NUL"));
+	ck_assert(!incd_jv_string(o, "", "empty", true, 1, 10, &s, &err));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(enum_array_object)
+{
+	static const char *const vis[] = {"public", "private", NULL};
+	struct incd_error err;
+	struct json_object *o = parse("{\"v\":\"secret\",\"w\":\"private\",\"a\":{},\"b\":[]}", &err);
+	const char *s;
+	struct json_object *x;
+	ck_assert(incd_jv_enum(o, "", "w", true, vis, &s, &err));
+	ck_assert_str_eq(s, "private");
+	ck_assert(!incd_jv_enum(o, "", "v", true, vis, &s, &err));
+	ck_assert_str_eq(err.field, "v");
+	ck_assert_ptr_nonnull(strstr(err.message, "public, private"));
+	ck_assert(!incd_jv_array(o, "", "a", true, &x, &err));
+	ck_assert(incd_jv_array(o, "", "b", true, &x, &err));
+	ck_assert(incd_jv_object(o, "", "a", true, &x, &err));
+	ck_assert(incd_jv_object(o, "", "none", false, &x, &err));
+	ck_assert_ptr_null(x);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(paths)
+{
+	char a[64], b[64];
+	incd_jv_index(a, sizeof a, "custom_field_entries", 0);
+	incd_jv_path(b, sizeof b, a, "values");
+	incd_jv_index(a, sizeof a, b, 1);
+	incd_jv_path(b, sizeof b, a, "value_option_id");
+	ck_assert_str_eq(b, "custom_field_entries[0].values[1].value_option_id");
+}
+END_TEST
+
+static Suite *make_suite(void)
+{
+	Suite *s = suite_create("jsonv");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, valid_documents);
+	tcase_add_test(tc, invalid_documents_are_400);
+	tcase_add_test(tc, depth_limit);
+	tcase_add_test(tc, string_getter);
+	tcase_add_test(tc, enum_array_object);
+	tcase_add_test(tc, paths);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
