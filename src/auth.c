@@ -31,6 +31,11 @@ struct incd_auth_cache {
 	unsigned long generation;
 };
 
+static struct incd_stmt authenticate = {
+	"authenticate",
+	"SELECT api_key_id, api_key_name, organisation_id, roles FROM api.authenticate($1::bytea)",
+	1, 0};
+
 static const struct {
 	const char *role;
 	unsigned scopes;
@@ -119,7 +124,7 @@ static bool fetch(struct incd_auth_cache *c, struct incd_db *db, const unsigned 
 	const int formats[] = {1};
 	bool ok = false;
 
-	if (!incd_db_exec(db, INCD_STMT_AUTH, values, lengths, formats, &res, err))
+	if (!incd_db_exec(db, &authenticate, values, lengths, formats, &res, err))
 		goto done;
 	if (incd_db_ntuples(res) != 1) {
 		incd_fail(err, 401, "access_token_invalid", NULL,

@@ -7,32 +7,6 @@
 
 #include "log.h"
 
-struct stmt_def {
-	const char *name;
-	const char *sql;
-	int nparams;
-};
-
-/* Every statement the service sends. One call per request; the api.*
- * functions do validation, writing and JSON rendering in one round trip. */
-static const struct stmt_def stmts[INCD_STMT__COUNT] = {
-	[INCD_STMT_HEALTH] = {"health", "SELECT 1", 0},
-	[INCD_STMT_AUTH] = {"auth",
-			    "SELECT api_key_id, api_key_name, organisation_id, roles "
-			    "FROM api.authenticate($1::bytea)",
-			    1},
-	[INCD_STMT_INCIDENT_CREATE] = {"incident_create",
-				       "SELECT replayed, body FROM api.incident_create($1, $2, $3, "
-				       "$4::jsonb)",
-				       4},
-	[INCD_STMT_INCIDENT_SHOW] = {"incident_show",
-				     "SELECT api.incident_show($1, $2, $3::boolean)", 3},
-	[INCD_STMT_INCIDENT_LIST] = {"incident_list",
-				     "SELECT api.incident_list($1, $2::boolean, $3::text[], $4, "
-				     "$5::int)",
-				     5},
-};
-
 struct incd_db {
 	char *conninfo;
 	char *public_url;
@@ -98,13 +72,6 @@ static bool connect_db(struct incd_db *db)
 	    !setup(conn, "listen for api key changes", PQexec(conn, "LISTEN incidentd_api_keys"),
 		   PGRES_COMMAND_OK))
 		goto fail;
-	for (size_t i = 0; i < INCD_STMT__COUNT; i++) {
-		char what[96];
-		snprintf(what, sizeof what, "prepare statement %s", stmts[i].name);
-		if (!setup(conn, what, PQprepare(conn, stmts[i].name, stmts[i].sql, 0, NULL),
-			   PGRES_COMMAND_OK))
-			goto fail;
-	}
 	db->conn = conn;
 	db->generation++;
 	incd_log(INCD_LOG_DEBUG, "connected to the database");
@@ -159,19 +126,35 @@ static bool map_error(struct incd_db *db, const PGresult *res, struct incd_error
 			 "An internal error occurred; it has been logged");
 }
 
-bool incd_db_exec(struct incd_db *db, enum incd_stmt stmt, const char *const *values,
+/* Prepares stmt on this connection unless it already is. The result of a
+ * failed PQprepare is handed back for error mapping. */
+static PGresult *prepare(struct incd_db *db, struct incd_stmt *stmt)
+{
+	if (stmt->prepared_gen == db->generation)
+		return NULL;
+	PGresult *r = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+	if (r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK) {
+		PQclear(r);
+		stmt->prepared_gen = db->generation;
+		return NULL;
+	}
+	return r ? r : PQmakeEmptyPGresult(db->conn, PGRES_FATAL_ERROR);
+}
+
+bool incd_db_exec(struct incd_db *db, struct incd_stmt *stmt, const char *const *values,
 		  const int *lengths, const int *formats, struct pg_result **res,
 		  struct incd_error *err)
 {
 	PGresult *r = NULL;
 	*res = NULL;
-	db->sqlstate[0] = '\0';
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (!incd_db_ensure(db, err))
 			return false;
-		r = PQexecPrepared(db->conn, stmts[stmt].name, stmts[stmt].nparams, values,
-				   lengths, formats, 0);
+		r = prepare(db, stmt);
+		if (r == NULL)
+			r = PQexecPrepared(db->conn, stmt->name, stmt->nparams, values, lengths,
+					   formats, 0);
 		if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
 			*res = r;
 			return true;
@@ -231,4 +214,9 @@ bool incd_db_notified(struct incd_db *db)
 const char *incd_db_last_sqlstate(const struct incd_db *db)
 {
 	return db->sqlstate;
+}
+
+void incd_db_forget_sqlstate(struct incd_db *db)
+{
+	db->sqlstate[0] = '\0';
 }

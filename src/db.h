@@ -13,30 +13,31 @@
 struct pg_result;
 struct incd_db;
 
-/* The statements the service runs; their SQL lives in db.c's table. */
-enum incd_stmt {
-	INCD_STMT_HEALTH,
-	INCD_STMT_AUTH,
-	INCD_STMT_INCIDENT_CREATE,
-	INCD_STMT_INCIDENT_SHOW,
-	INCD_STMT_INCIDENT_LIST,
-	INCD_STMT__COUNT
+/* A statement the service runs. Each module defines its own as static
+ * data (name unique across the program); db.c prepares it on a connection
+ * the first time it is used there. A process has one struct incd_db, so the
+ * per-statement prepared_gen needs no further key. */
+struct incd_stmt {
+	const char *name;
+	const char *sql;
+	int nparams;
+	unsigned long prepared_gen; /* connection generation it is prepared on; 0 = none */
 };
 
 /* Returns an owned handle (nothing is connected yet); free with incd_db_free. */
 struct incd_db *incd_db_new(const char *conninfo, const char *public_url);
 void incd_db_free(struct incd_db *db);
 
-/* Connects (and prepares) unless already connected. On failure err is a 503. */
+/* Connects unless already connected. On failure err is a 503. */
 bool incd_db_ensure(struct incd_db *db, struct incd_error *err) INCD_MUST_CHECK;
 
-/* Runs a prepared statement. values[i] NULL is SQL NULL; lengths/formats may
+/* Runs stmt (preparing it first if this connection has not yet). values[i] NULL is SQL NULL; lengths/formats may
  * be NULL for all-text parameters. A broken connection is re-opened and the
  * statement retried once (every statement is safe to repeat: creates are
  * idempotent by key). On success *res is owned by the caller (incd_db_clear).
  * On failure err holds the HTTP error: IX422 → 422, IX404 → 404, connection
  * loss → 503, anything else → 500 (details only in the log). */
-bool incd_db_exec(struct incd_db *db, enum incd_stmt stmt, const char *const *values,
+bool incd_db_exec(struct incd_db *db, struct incd_stmt *stmt, const char *const *values,
 		  const int *lengths, const int *formats, struct pg_result **res,
 		  struct incd_error *err) INCD_MUST_CHECK;
 
@@ -54,7 +55,9 @@ unsigned long incd_db_generation(const struct incd_db *db);
  * last call. */
 bool incd_db_notified(struct incd_db *db);
 
-/* SQLSTATE of the last failed statement, "" if none; for the access log. */
+/* SQLSTATE of the last failed statement since incd_db_forget_sqlstate, ""
+ * if none; for the access log. */
 const char *incd_db_last_sqlstate(const struct incd_db *db);
+void incd_db_forget_sqlstate(struct incd_db *db);
 
 #endif

@@ -22,6 +22,15 @@
 #define DEFAULT_PAGE_SIZE 25
 #define MAX_PAGE_SIZE 250
 
+static struct incd_stmt create_stmt = {
+	"incident_create", "SELECT replayed, body FROM api.incident_create($1, $2, $3, $4::jsonb)", 4,
+	0};
+static struct incd_stmt show_stmt = {"incident_show",
+				     "SELECT api.incident_show($1, $2, $3::boolean)", 3, 0};
+static struct incd_stmt list_stmt = {
+	"incident_list", "SELECT api.incident_list($1, $2::boolean, $3::text[], $4, $5::int)", 5,
+	0};
+
 static const char *const visibilities[] = {"public", "private", NULL};
 static const char *const statuses[] = {"triage",     "investigating", "fixing", "monitoring",
 				       "closed",     "declined",      NULL};
@@ -192,7 +201,7 @@ bool incd_h_incidents_create(struct incd_ctx *ctx)
 	const char *values[] = {ctx->who->organisation_id, ctx->who->api_key_id, id,
 				json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN |
 									 JSON_C_TO_STRING_NOSLASHESCAPE)};
-	if (!incd_db_exec(ctx->db, INCD_STMT_INCIDENT_CREATE, values, NULL, NULL, &res, ctx->err))
+	if (!incd_db_exec(ctx->db, &create_stmt, values, NULL, NULL, &res, ctx->err))
 		goto done;
 	const char *replayed = incd_db_value(res, 0, 0);
 	if (replayed != NULL && replayed[0] == 't')
@@ -216,7 +225,7 @@ bool incd_h_incidents_show(struct incd_ctx *ctx)
 	struct pg_result *res = NULL;
 	const char *values[] = {ctx->who->organisation_id, ctx->param, can_see_private(ctx)};
 
-	if (!incd_db_exec(ctx->db, INCD_STMT_INCIDENT_SHOW, values, NULL, NULL, &res, ctx->err))
+	if (!incd_db_exec(ctx->db, &show_stmt, values, NULL, NULL, &res, ctx->err))
 		return false;
 	incd_h_body_from_result(ctx, res, 0);
 	incd_db_clear(res);
@@ -291,7 +300,7 @@ bool incd_h_incidents_list(struct incd_ctx *ctx)
 	const char *values[] = {ctx->who->organisation_id, can_see_private(ctx),
 				q.statuses[0] ? q.statuses : NULL, q.after[0] ? q.after : NULL,
 				page_size};
-	if (!incd_db_exec(ctx->db, INCD_STMT_INCIDENT_LIST, values, NULL, NULL, &res, ctx->err))
+	if (!incd_db_exec(ctx->db, &list_stmt, values, NULL, NULL, &res, ctx->err))
 		return false;
 	incd_h_body_from_result(ctx, res, 0);
 	incd_db_clear(res);

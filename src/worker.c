@@ -171,6 +171,7 @@ static void serve(struct worker *w, FCGX_Request *fr)
 
 	incd_response_reset(&w->resp);
 	incd_buf_reset(&w->head);
+	incd_db_forget_sqlstate(w->db);
 	bool ok = read_params(fr, &req, &err) && dispatch(w, fr, &req, &err);
 	if (!ok)
 		incd_response_error(&w->resp, &err, req.request_id);
