@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run):
+#   1. Debian packages (installed when root)
+#   2. default build (build/default, -Werror), unit tests, e2e tests
+#   3. sanitizer build (build/asan, ASan + UBSan), unit tests, e2e tests,
+#      and incidentd's log checked for sanitizer reports
+#   4. make distcheck
+# Each e2e run gets a throwaway stack (PostgreSQL cluster, incidentd, nginx
+# on free loopback ports) in a temp dir, stopped and removed afterwards
+# (KEEP=1 keeps the dir and its logs).
+#
+# usage: scripts/test.sh [--quick] [--no-e2e] [-- PYTEST_ARG...]
+#   --quick   default build only: no sanitizer build, no distcheck
+#   --no-e2e  no end-to-end tests (no PostgreSQL or nginx needed)
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+    cat >&2 <<'EOF'
+usage: scripts/test.sh [--quick] [--no-e2e] [-- PYTEST_ARG...]
+  --quick   default build only: no sanitizer build, no distcheck
+  --no-e2e  no end-to-end tests (no PostgreSQL or nginx needed)
+EOF
+    exit "$1"
+}
+
+quick=0
+e2e=1
+pytest_args=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) quick=1 ;;
+    --no-e2e) e2e=0 ;;
+    -h | --help) usage 0 ;;
+    --)
+        shift
+        pytest_args=("$@")
+        break
+        ;;
+    *) usage 2 ;;
+    esac
+    shift
+done
+
+results=()
+passed=0
+failed=0
+step_rc=0
+tmp=""
+started=$SECONDS
+
+# step NAME CMD...: runs CMD in a subshell with errexit in force (it would
+# be ignored in a condition, so step is never called as one, not even with
+# && or ||) and records PASS/FAIL; the status is left in step_rc.
+step() {
+    local name=$1 t0=$SECONDS
+    shift
+    printf '\n==> %s\n' "$name" >&2
+    set +e
+    (
+        set -e
+        "$@"
+    )
+    step_rc=$?
+    set -e
+    if [ "$step_rc" = 0 ]; then
+        results+=("PASS  $name ($((SECONDS - t0)) s)")
+        passed=$((passed + 1))
+    else
+        results+=("FAIL  $name ($((SECONDS - t0)) s, exit $step_rc)")
+        failed=$((failed + 1))
+    fi
+}
+
+skip() { results+=("SKIP  $1 ($2)"); }
+
+finish() {
+    local rc=$? d
+    trap - EXIT INT TERM HUP
+    if [ -n "$tmp" ] && [ -d "$tmp" ]; then
+        for d in "$tmp"/*/; do
+            [ -d "$d" ] && { stack_stop "${d%/}" || true; }
+        done
+        if [ "${KEEP:-0}" = 1 ]; then
+            say "kept $tmp"
+        else
+            rm -rf "$tmp"
+        fi
+    fi
+    printf '\n==> summary (%d s)\n' "$((SECONDS - started))"
+    [ ${#results[@]} -eq 0 ] || printf '%s\n' "${results[@]}"
+    printf '%d passed, %d failed\n' "$passed" "$failed"
+    [ "$rc" = 0 ] && [ "$failed" -gt 0 ] && rc=1
+    exit "$rc"
+}
+trap finish EXIT
+trap 'exit 130' INT TERM HUP
+
+with_sanitizers() {
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    "$@"
+}
+
+unit() { make -C "$INCD_ROOT/build/$1" -j"$INCD_JOBS" check VERBOSE=1; }
+
+# e2e VARIANT: the pytest suite against a throwaway stack built from
+# build/VARIANT, with the environment docs/DESIGN.md lists.
+e2e() {
+    local dir="$tmp/$1" build_dir="$INCD_ROOT/build/$1" pg_port http_port rc=0 spec
+    mkdir -p "$dir"
+    pg_port=$(free_port)
+    http_port=$(free_port "$pg_port")
+    STACK_DATABASE_URL=""
+    stack_start "$dir" "$build_dir" "$pg_port" "$http_port" 4 || {
+        stack_stop "$dir"
+        return 1
+    }
+    export INCIDENTD_URL="$STACK_URL"
+    export INCIDENTD_PUBLIC_URL="$STACK_URL"
+    export DATABASE_URL="$STACK_DATABASE_URL"
+    export INCIDENTCTL="$build_dir/src/incidentctl"
+    INCIDENTD_MASTER_PID=$(head -n 1 "$STACK_PIDFILE")
+    export INCIDENTD_MASTER_PID
+    export INCIDENTD_LOG="$STACK_LOG"
+    # A command prefix the tests run through a shell: quoted for one.
+    INCIDENTD_PG_CTL=$(printf '%q %q' "$INCD_ROOT/scripts/pg.sh" "$STACK_PGDATA")
+    export INCIDENTD_PG_CTL
+    if [ -z "${INCIDENTD_SPEC:-}" ]; then
+        for spec in "$INCD_ROOT/../shared/spec/incidentio-openapi.json" \
+            "$INCD_ROOT/shared/spec/incidentio-openapi.json"; do
+            if [ -f "$spec" ]; then
+                INCIDENTD_SPEC=$(cd "$(dirname "$spec")" && pwd -P)/$(basename "$spec")
+                export INCIDENTD_SPEC
+                break
+            fi
+        done
+    fi
+    say "stack: $INCIDENTD_URL, $DATABASE_URL, incidentd pid $INCIDENTD_MASTER_PID"
+    (cd "$INCD_ROOT" && "$INCD_PYTHON" -m pytest -q -p no:cacheprovider tests/e2e "${pytest_args[@]}") || rc=$?
+    # Stopped before the log is read: leak reports come at exit.
+    stack_stop "$dir" || rc=1
+    if [ -n "${ASAN_OPTIONS:-}" ] &&
+        grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$STACK_LOG" >&2; then
+        fail "sanitizer reports in $STACK_LOG"
+        rc=1
+    fi
+    return "$rc"
+}
+
+distcheck() { make -C "$INCD_ROOT/build/default" -j"$INCD_JOBS" distcheck; }
+
+step "packages" ensure_packages
+[ "$step_rc" = 0 ] || exit 1
+
+if [ "$e2e" = 1 ]; then
+    tmp=$(mktemp -d /tmp/incidentd-test.XXXXXX)
+    # As root the clusters run as postgres, who must be able to enter it.
+    chmod 755 "$tmp"
+fi
+
+variants=(default)
+[ "$quick" = 1 ] || variants+=(asan)
+for v in "${variants[@]}"; do
+    run=()
+    configure=(--enable-werror)
+    if [ "$v" = asan ]; then
+        run=(with_sanitizers)
+        configure=(--enable-sanitizers --enable-werror)
+    fi
+    step "build ($v)" build "$v" "${configure[@]}"
+    if [ "$step_rc" != 0 ]; then
+        skip "unit ($v)" "build failed"
+        [ "$e2e" = 0 ] || skip "e2e ($v)" "build failed"
+        continue
+    fi
+    step "unit ($v)" "${run[@]}" unit "$v"
+    if [ "$e2e" = 1 ]; then
+        step "e2e ($v)" "${run[@]}" e2e "$v"
+    fi
+done
+
+if [ "$quick" = 0 ]; then
+    if [ -f "$INCD_ROOT/build/default/Makefile" ]; then
+        step "distcheck" distcheck
+    else
+        skip "distcheck" "build/default not configured"
+    fi
+fi
