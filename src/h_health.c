@@ -12,9 +12,3 @@ bool incd_h_health(struct incd_ctx *ctx)
 	incd_buf_adds(&ctx->resp->body, "{\"status\":\"ok\",\"database\":\"ok\"}");
 	return true;
 }
-
-void incd_h_body_from_result(struct incd_ctx *ctx, const struct pg_result *res, int col)
-{
-	const char *v = incd_db_value(res, 0, col);
-	incd_buf_add(&ctx->resp->body, v ? v : "null", v ? (size_t)incd_db_length(res, 0, col) : 4);
-}

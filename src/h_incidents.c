@@ -36,26 +36,6 @@ static const char *const statuses[] = {"triage",     "investigating", "fixing", 
 				       "closed",     "declined",      NULL};
 static const char *const modes[] = {"real", "test", NULL};
 
-struct str_field {
-	const char *key;
-	size_t max_chars;
-};
-
-/* Optional string fields, checked and copied as they are. */
-static bool copy_strings(struct json_object *src, const char *path, const struct str_field *fields,
-			 size_t n, struct json_object *dst, struct incd_error *err)
-{
-	for (size_t i = 0; i < n; i++) {
-		const char *s;
-		if (!incd_jv_string(src, path, fields[i].key, false, 0, fields[i].max_chars, &s,
-				    err))
-			return false;
-		if (s != NULL)
-			incd_jv_copy(dst, src, fields[i].key);
-	}
-	return true;
-}
-
 static bool require_object(struct json_object *v, const char *path, struct incd_error *err)
 {
 	if (json_object_is_type(v, json_type_object))
@@ -63,14 +43,16 @@ static bool require_object(struct json_object *v, const char *path, struct incd_
 	return incd_fail(err, 422, "invalid_value", path, "%s must be an object", path);
 }
 
-static const struct str_field value_fields[] = {
-	{"id", MAX_ID_CHARS},
-	{"value_catalog_entry_id", MAX_ID_CHARS},
-	{"value_link", MAX_LINK_CHARS},
-	{"value_numeric", MAX_ID_CHARS},
-	{"value_option_id", MAX_ID_CHARS},
-	{"value_text", MAX_TEXT_CHARS},
-	{"value_timestamp", MAX_ID_CHARS},
+#define OPTIONAL_STRING(key, max) {key, INCD_F_STRING, false, 0, max, NULL}
+
+static const struct incd_field_spec value_fields[] = {
+	OPTIONAL_STRING("id", MAX_ID_CHARS),
+	OPTIONAL_STRING("value_catalog_entry_id", MAX_ID_CHARS),
+	OPTIONAL_STRING("value_link", MAX_LINK_CHARS),
+	OPTIONAL_STRING("value_numeric", MAX_ID_CHARS),
+	OPTIONAL_STRING("value_option_id", MAX_ID_CHARS),
+	OPTIONAL_STRING("value_text", MAX_TEXT_CHARS),
+	OPTIONAL_STRING("value_timestamp", MAX_ID_CHARS),
 };
 
 static bool check_entry(struct json_object *e, const char *path, struct json_object *out,
@@ -96,16 +78,17 @@ static bool check_entry(struct json_object *e, const char *path, struct json_obj
 			return false;
 		struct json_object *norm = json_object_new_object();
 		json_object_array_add(norm_values, norm);
-		if (!copy_strings(v, ipath, value_fields, INCD_ARRAY_LEN(value_fields), norm, err))
+		if (!incd_jv_fields(v, ipath, value_fields, INCD_ARRAY_LEN(value_fields), norm,
+				    err))
 			return false;
 	}
 	return true;
 }
 
-static const struct str_field assignee_fields[] = {
-	{"id", MAX_ID_CHARS},
-	{"email", MAX_SHORT_CHARS},
-	{"slack_user_id", MAX_SHORT_CHARS},
+static const struct incd_field_spec assignee_fields[] = {
+	OPTIONAL_STRING("id", MAX_ID_CHARS),
+	OPTIONAL_STRING("email", MAX_SHORT_CHARS),
+	OPTIONAL_STRING("slack_user_id", MAX_SHORT_CHARS),
 };
 
 static bool check_assignment(struct json_object *a, const char *path, struct json_object *out,
@@ -123,8 +106,8 @@ static bool check_assignment(struct json_object *a, const char *path, struct jso
 	struct json_object *norm = json_object_new_object();
 	json_object_object_add(out, "assignee", norm);
 	incd_jv_path(apath, sizeof apath, path, "assignee");
-	return copy_strings(assignee, apath, assignee_fields, INCD_ARRAY_LEN(assignee_fields), norm,
-			    err);
+	return incd_jv_fields(assignee, apath, assignee_fields, INCD_ARRAY_LEN(assignee_fields),
+			      norm, err);
 }
 
 typedef bool (*item_check_fn)(struct json_object *item, const char *path, struct json_object *out,
@@ -153,35 +136,25 @@ static bool check_list(struct json_object *body, const char *key, item_check_fn 
 	return true;
 }
 
-static const struct str_field top_fields[] = {
-	{"name", MAX_NAME_CHARS},
-	{"summary", MAX_SUMMARY_CHARS},
-	{"severity_id", MAX_ID_CHARS},
-	{"incident_type_id", MAX_ID_CHARS},
-	{"slack_team_id", MAX_SHORT_CHARS},
-	{"source_message_channel_id", MAX_SHORT_CHARS},
-	{"source_message_timestamp", MAX_SHORT_CHARS},
+static const struct incd_field_spec top_fields[] = {
+	{"idempotency_key", INCD_F_STRING, true, 1, 256, NULL},
+	{"visibility", INCD_F_ENUM, true, 0, 0, visibilities},
+	{"status", INCD_F_ENUM, false, 0, 0, statuses},
+	{"mode", INCD_F_ENUM, false, 0, 0, modes},
+	OPTIONAL_STRING("name", MAX_NAME_CHARS),
+	OPTIONAL_STRING("summary", MAX_SUMMARY_CHARS),
+	OPTIONAL_STRING("severity_id", MAX_ID_CHARS),
+	OPTIONAL_STRING("incident_type_id", MAX_ID_CHARS),
+	OPTIONAL_STRING("slack_team_id", MAX_SHORT_CHARS),
+	OPTIONAL_STRING("source_message_channel_id", MAX_SHORT_CHARS),
+	OPTIONAL_STRING("source_message_timestamp", MAX_SHORT_CHARS),
 };
 
 /* Checks a create payload and builds the normalised copy for SQL. */
 static bool check_create(struct json_object *body, struct json_object *norm,
 			 struct incd_error *err)
 {
-	const char *s;
-
-	if (!json_object_is_type(body, json_type_object))
-		return incd_fail(err, 400, "invalid_json", NULL,
-				 "request body must be a JSON object");
-	if (!incd_jv_string(body, "", "idempotency_key", true, 1, 256, &s, err) ||
-	    !incd_jv_enum(body, "", "visibility", true, visibilities, &s, err) ||
-	    !incd_jv_enum(body, "", "status", false, statuses, &s, err) ||
-	    !incd_jv_enum(body, "", "mode", false, modes, &s, err))
-		return false;
-	incd_jv_copy(norm, body, "idempotency_key");
-	incd_jv_copy(norm, body, "visibility");
-	incd_jv_copy(norm, body, "status");
-	incd_jv_copy(norm, body, "mode");
-	return copy_strings(body, "", top_fields, INCD_ARRAY_LEN(top_fields), norm, err) &&
+	return incd_jv_fields(body, "", top_fields, INCD_ARRAY_LEN(top_fields), norm, err) &&
 	       check_list(body, "custom_field_entries", check_entry, norm, err) &&
 	       check_list(body, "incident_role_assignments", check_assignment, norm, err);
 }
@@ -193,14 +166,13 @@ bool incd_h_incidents_create(struct incd_ctx *ctx)
 	char id[INCD_ULID_LEN + 1];
 	bool ok = false;
 
-	body = incd_json_parse(ctx->req->body, ctx->req->body_len, ctx->err);
+	body = incd_h_parse_object(ctx);
 	if (body == NULL || !check_create(body, norm, ctx->err))
 		goto done;
 
 	incd_ulid_new(id);
 	const char *values[] = {ctx->who->organisation_id, ctx->who->api_key_id, id,
-				json_object_to_json_string_ext(norm, JSON_C_TO_STRING_PLAIN |
-									 JSON_C_TO_STRING_NOSLASHESCAPE)};
+				incd_h_json_text(norm)};
 	if (!incd_db_exec(ctx->db, &create_stmt, values, NULL, NULL, &res, ctx->err))
 		goto done;
 	const char *replayed = incd_db_value(res, 0, 0);
@@ -222,14 +194,8 @@ static const char *can_see_private(const struct incd_ctx *ctx)
 
 bool incd_h_incidents_show(struct incd_ctx *ctx)
 {
-	struct pg_result *res = NULL;
 	const char *values[] = {ctx->who->organisation_id, ctx->param, can_see_private(ctx)};
-
-	if (!incd_db_exec(ctx->db, &show_stmt, values, NULL, NULL, &res, ctx->err))
-		return false;
-	incd_h_body_from_result(ctx, res, 0);
-	incd_db_clear(res);
-	return true;
+	return incd_h_respond(ctx, &show_stmt, values, 200);
 }
 
 struct list_query {
@@ -291,7 +257,6 @@ static bool parse_list_query(const char *query, struct list_query *q, struct inc
 bool incd_h_incidents_list(struct incd_ctx *ctx)
 {
 	struct list_query q;
-	struct pg_result *res = NULL;
 	char page_size[24];
 
 	if (!parse_list_query(ctx->req->query, &q, ctx->err))
@@ -300,9 +265,5 @@ bool incd_h_incidents_list(struct incd_ctx *ctx)
 	const char *values[] = {ctx->who->organisation_id, can_see_private(ctx),
 				q.statuses[0] ? q.statuses : NULL, q.after[0] ? q.after : NULL,
 				page_size};
-	if (!incd_db_exec(ctx->db, &list_stmt, values, NULL, NULL, &res, ctx->err))
-		return false;
-	incd_h_body_from_result(ctx, res, 0);
-	incd_db_clear(res);
-	return true;
+	return incd_h_respond(ctx, &list_stmt, values, 200);
 }

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_DEPTH 32
@@ -300,4 +302,57 @@ void incd_jv_copy(struct json_object *dst, struct json_object *obj, const char *
 	struct json_object *v = field(obj, key);
 	if (v != NULL)
 		json_object_object_add(dst, key, json_object_get(v));
+}
+
+static bool check_scalar(struct json_object *obj, const char *prefix,
+			 const struct incd_field_spec *f, struct incd_error *err)
+{
+	char path[256];
+	struct json_object *v = field(obj, f->key);
+	incd_jv_path(path, sizeof path, prefix, f->key);
+	if (v == NULL) {
+		if (f->required)
+			return incd_fail(err, 422, "is_required", path, "%s is required", path);
+		return true;
+	}
+	if (f->type == INCD_F_BOOL) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return incd_fail(err, 422, "invalid_value", path, "%s must be a boolean",
+					 path);
+		return true;
+	}
+	if (!json_object_is_type(v, json_type_int))
+		return incd_fail(err, 422, "invalid_value", path, "%s must be an integer", path);
+	errno = 0;
+	int64_t n = json_object_get_int64(v);
+	if (errno != 0 || n < f->min || n > f->max)
+		return incd_fail(err, 422, "invalid_value", path,
+				 "%s must be an integer from %lld to %lld", path, f->min, f->max);
+	return true;
+}
+
+bool incd_jv_fields(struct json_object *obj, const char *prefix, const struct incd_field_spec *spec,
+		    size_t n, struct json_object *norm, struct incd_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct incd_field_spec *f = &spec[i];
+		const char *s;
+		bool ok;
+		switch (f->type) {
+		case INCD_F_STRING:
+			ok = incd_jv_string(obj, prefix, f->key, f->required, (size_t)f->min,
+					    (size_t)f->max, &s, err);
+			break;
+		case INCD_F_ENUM:
+			ok = incd_jv_enum(obj, prefix, f->key, f->required, f->allowed, &s, err);
+			break;
+		default:
+			ok = check_scalar(obj, prefix, f, err);
+			break;
+		}
+		if (!ok)
+			return false;
+		incd_jv_copy(norm, obj, f->key);
+	}
+	return true;
 }

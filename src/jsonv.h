@@ -36,6 +36,27 @@ bool incd_jv_array(struct json_object *obj, const char *prefix, const char *key,
 bool incd_jv_object(struct json_object *obj, const char *prefix, const char *key, bool required,
 		    struct json_object **out, struct incd_error *err) INCD_MUST_CHECK;
 
+enum incd_field_type {
+	INCD_F_STRING, /* min..max code points, no NUL */
+	INCD_F_ENUM,   /* a string among allowed */
+	INCD_F_INT,    /* a JSON integer in min..max */
+	INCD_F_BOOL,
+};
+
+/* One row of a payload description: what key holds and whether it must. */
+struct incd_field_spec {
+	const char *key;
+	enum incd_field_type type;
+	bool required;
+	long long min, max;         /* code points for strings, values for integers */
+	const char *const *allowed; /* INCD_F_ENUM: NULL-ended list */
+};
+
+/* Checks every field of spec in obj (at path prefix) and copies the present
+ * ones into norm, so SQL sees only checked fields. */
+bool incd_jv_fields(struct json_object *obj, const char *prefix, const struct incd_field_spec *spec,
+		    size_t n, struct json_object *norm, struct incd_error *err) INCD_MUST_CHECK;
+
 /* Copies obj[key] into dst[key] (sharing the value) when present and not null. */
 void incd_jv_copy(struct json_object *dst, struct json_object *obj, const char *key);
 
