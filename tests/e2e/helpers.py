@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 ULID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
 ULID_FIND_RE = re.compile(r"\b[0-7][0-9A-HJKMNP-TV-Z]{25}\b")
@@ -622,6 +623,16 @@ def wait_until(fn, timeout=5.0, interval=0.1, max_tries=1000):
     if last_exc is not None:
         raise last_exc
     return value
+
+
+def burst(fn, n, parallel=8):
+    """Calls fn() n times, `parallel` at a time, and returns the results.
+    Concurrent requests make nginx open more upstream connections, so they
+    reach every incidentd worker (sequential ones may stay on the one or two
+    workers that nginx's kept-alive connections are pinned to)."""
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        futures = [pool.submit(fn) for _ in range(n)]
+        return [f.result(timeout=60) for f in futures]
 
 
 def new_idem():
