@@ -136,6 +136,8 @@ e2e() {
                 break
             fi
         done
+        [ -n "${INCIDENTD_SPEC:-}" ] ||
+            warn "incidentio-openapi.json not found next to the checkout: set INCIDENTD_SPEC"
     fi
     say "stack: $INCIDENTD_URL, $DATABASE_URL, incidentd pid $INCIDENTD_MASTER_PID"
     (cd "$INCD_ROOT" && "$INCD_PYTHON" -m pytest -q -p no:cacheprovider tests/e2e "${pytest_args[@]}") || rc=$?

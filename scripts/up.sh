@@ -68,7 +68,12 @@ fi
 
 build default --enable-werror
 
+# DATABASE_URL names an existing server, unless it is the local cluster's own
+# URL (a shell that sourced var/stack.env has exported it).
 STACK_DATABASE_URL=${DATABASE_URL:-}
+if [ "$STACK_DATABASE_URL" = "postgresql://postgres@127.0.0.1:$pg_port/incidentd" ]; then
+    STACK_DATABASE_URL=""
+fi
 [ -z "$STACK_DATABASE_URL" ] || say "using the database at DATABASE_URL"
 stack_start "$var" "$build_dir" "$pg_port" "$port" "$workers"
 
@@ -79,7 +84,7 @@ else
     export DATABASE_URL=$STACK_DATABASE_URL
     org=$("$ctl" org create "Demo organisation")
     [[ $org =~ ^[0-9A-Z]{26}$ ]] || fail "incidentctl org create printed '$org', not an id" || exit 1
-    "$ctl" seed-demo --org "$org" >&2
+    "$ctl" seed-demo --org "$org" >"$var/log/seed-demo.log"
     key=$("$ctl" api-key create --org "$org" --name "demo (scripts/up.sh)" \
         --role viewer --role incident_creator --role global_access --role manage_settings)
     [[ $key =~ ^inc_[0-9a-f]+$ ]] || fail "incidentctl api-key create printed no token" || exit 1
