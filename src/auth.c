@@ -74,10 +74,17 @@ static void entry_clear(struct entry *e)
 	memset(e, 0, sizeof *e);
 }
 
-static void flush(struct incd_auth_cache *c)
+/* Drops every entry but keep (which may be NULL). */
+static void flush_except(struct incd_auth_cache *c, const struct entry *keep)
 {
 	for (size_t i = 0; i < CACHE_SIZE; i++)
-		entry_clear(&c->entries[i]);
+		if (&c->entries[i] != keep)
+			entry_clear(&c->entries[i]);
+}
+
+static void flush(struct incd_auth_cache *c)
+{
+	flush_except(c, NULL);
 }
 
 void incd_auth_cache_free(struct incd_auth_cache *c)
@@ -175,8 +182,12 @@ bool incd_authenticate(struct incd_auth_cache *c, struct incd_db *db, const char
 	if (e == NULL) {
 		if (!fetch(c, db, hash, now, &e, err))
 			return false;
-		/* Connecting inside fetch bumps the generation; this entry is fresh. */
-		c->generation = incd_db_generation(db);
+		/* fetch may have found the connection dead and reconnected: what
+		 * was cached before may have missed a NOTIFY; this entry is fresh. */
+		if (c->generation != incd_db_generation(db)) {
+			flush_except(c, e);
+			c->generation = incd_db_generation(db);
+		}
 	}
 	*who = &e->who;
 	return true;

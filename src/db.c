@@ -25,8 +25,11 @@ struct incd_db *incd_db_new(const char *conninfo, const char *public_url)
 
 static void disconnect(struct incd_db *db)
 {
+	if (db->conn == NULL)
+		return;
 	PQfinish(db->conn);
 	db->conn = NULL;
+	db->generation++; /* state kept for the old connection is stale now */
 }
 
 void incd_db_free(struct incd_db *db)
@@ -126,7 +129,9 @@ static bool map_error(struct incd_db *db, const PGresult *res, struct incd_error
 			 "An internal error occurred; it has been logged");
 }
 
-/* Prepares stmt on this connection unless it already is. The result of a
+/* Prepares stmt on this connection unless it already is (generations are
+ * odd while connected, so a statement prepared on an earlier connection
+ * never matches). The result of a
  * failed PQprepare is handed back for error mapping. */
 static PGresult *prepare(struct incd_db *db, struct incd_stmt *stmt)
 {

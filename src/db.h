@@ -47,8 +47,8 @@ const char *incd_db_value(const struct pg_result *res, int row, int col);
 int incd_db_length(const struct pg_result *res, int row, int col);
 void incd_db_clear(struct pg_result *res);
 
-/* Counts successful connects: a change means cached state may be stale
- * (notifications were missed while disconnected). */
+/* Changes on every connect and disconnect: a change means cached state may
+ * be stale (notifications may have been missed). */
 unsigned long incd_db_generation(const struct incd_db *db);
 
 /* Reads pending input without blocking; true if any NOTIFY arrived since the

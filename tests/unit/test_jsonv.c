@@ -13,7 +13,7 @@ static struct json_object *parse(const char *s, struct incd_error *err)
 START_TEST(valid_documents)
 {
 	struct incd_error err;
-	struct json_object *o = parse("{\"a\": [1, 2, {\"b\": null}], \"c\": \"\\u00e9\"}\n", &err);
+	struct json_object *o = parse("{\"a\": [1, 2, {\"b\": null}], \"c\": \"\\u00e9\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}\n", &err);
 	ck_assert_ptr_nonnull(o);
 	json_object_put(o);
 	o = parse("[]", &err);
@@ -28,6 +28,7 @@ START_TEST(invalid_documents_are_400)
 		"",	    "{",	 "{\"a\":1,}", "{'a':1}", "{\"a\":1} x", "{\"a\":1}{}",
 		"nul", "\"\xff\xfe\"", "{\"a\":\"\xc3\"}", "[NaN]", "[Infinity]", "[1.]", "[01]",
 		"[\"a\tb\"]", "[\"\\x41\"]", "{\"a\" 1}", "[1,]", "{\"a\":1,,}",
+		"[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xe2\x82\"]",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct incd_error err;
