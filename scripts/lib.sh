@@ -318,6 +318,18 @@ incidentd_stop() {
         kill -KILL -- "-$pid" 2>/dev/null
         wait_gone "$pid" 5 || fail "could not stop incidentd (pid $pid)" || return 1
     fi
+    # Workers the master left behind (its group outlives it while they run):
+    # give them a moment to finish (sanitizer reports come at exit), then
+    # SIGKILL, so that nothing still writes the log once this returns.
+    local i
+    for ((i = 0; i < 50; i++)); do
+        kill -0 -- "-$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 -- "-$pid" 2>/dev/null; then
+        warn "incidentd workers of group $pid outlived the master: SIGKILL"
+        kill -KILL -- "-$pid" 2>/dev/null
+    fi
     rm -f "$pidfile"
 }
 

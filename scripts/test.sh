@@ -47,6 +47,7 @@ results=()
 passed=0
 failed=0
 step_rc=0
+current_step=""
 tmp=""
 started=$SECONDS
 
@@ -57,6 +58,7 @@ step() {
     local name=$1 t0=$SECONDS
     shift
     printf '\n==> %s\n' "$name" >&2
+    current_step=$name
     set +e
     (
         set -e
@@ -64,6 +66,7 @@ step() {
     )
     step_rc=$?
     set -e
+    current_step=""
     if [ "$step_rc" = 0 ]; then
         results+=("PASS  $name ($((SECONDS - t0)) s)")
         passed=$((passed + 1))
@@ -78,6 +81,10 @@ skip() { results+=("SKIP  $1 ($2)"); }
 finish() {
     local rc=$? d
     trap - EXIT INT TERM HUP
+    if [ -n "$current_step" ]; then
+        results+=("FAIL  $current_step (interrupted)")
+        failed=$((failed + 1))
+    fi
     if [ -n "$tmp" ] && [ -d "$tmp" ]; then
         for d in "$tmp"/*/; do
             [ -d "$d" ] && { stack_stop "${d%/}" || true; }
