@@ -134,18 +134,9 @@ e2e() {
     # A command prefix the tests run through a shell: quoted for one.
     INCIDENTD_PG_CTL=$(printf '%q %q' "$INCD_ROOT/scripts/pg.sh" "$STACK_PGDATA")
     export INCIDENTD_PG_CTL
-    if [ -z "${INCIDENTD_SPEC:-}" ]; then
-        for spec in "$INCD_ROOT/../shared/spec/incidentio-openapi.json" \
-            "$INCD_ROOT/shared/spec/incidentio-openapi.json"; do
-            if [ -f "$spec" ]; then
-                INCIDENTD_SPEC=$(cd "$(dirname "$spec")" && pwd -P)/$(basename "$spec")
-                export INCIDENTD_SPEC
-                break
-            fi
-        done
-        [ -n "${INCIDENTD_SPEC:-}" ] ||
-            warn "incidentio-openapi.json not found next to the checkout: set INCIDENTD_SPEC"
-    fi
+    # incident.io's published spec (CONTRACT.md names its commit), vendored so
+    # a clone alone can validate every response against it.
+    export INCIDENTD_SPEC="${INCIDENTD_SPEC:-$INCD_ROOT/tests/e2e/spec/incidentio-openapi.json}"
     say "stack: $INCIDENTD_URL, $DATABASE_URL, incidentd pid $INCIDENTD_MASTER_PID"
     (cd "$INCD_ROOT" && "$INCD_PYTHON" -m pytest -q -p no:cacheprovider tests/e2e "${pytest_args[@]}") || rc=$?
     # Stopped before the log is read: leak reports come at exit.
