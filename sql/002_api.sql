@@ -1,0 +1,833 @@
+-- 002_api: the SQL interface the worker calls (docs/DESIGN.md, "SQL
+-- interface used by the worker"). One call per request: each function
+-- validates what needs the database, writes, and renders the response JSON
+-- in the same round trip.
+--
+-- Errors: RAISE with ERRCODE 'IX422' (-> 422 validation_error) or 'IX404'
+-- (-> 404 not_found), MESSAGE = human readable text, DETAIL = the offending
+-- field path (custom_field_entries[0].values[1].value_option_id, or a query
+-- parameter name), HINT = the error code (is_required | invalid_value |
+-- not_found).
+--
+-- Every function takes only $n parameters and builds no SQL from its input.
+
+create schema api;
+
+comment on schema api is
+    'Functions called by the incidentd workers (one per request). Reporting users should query the tables in public instead.';
+
+-- ---------------------------------------------------------------------------
+-- Small helpers
+-- ---------------------------------------------------------------------------
+
+create function api.fail(p_errcode text, p_field text, p_code text, p_message text) returns void
+language plpgsql
+as $$
+begin
+    raise exception using errcode = p_errcode, message = p_message, detail = p_field, hint = p_code;
+end
+$$;
+
+comment on function api.fail(text, text, text, text) is
+    'Raises an API error: errcode IX422/IX404, detail = field path, hint = error code.';
+
+-- RFC 3339 UTC with exactly six fractional digits: 2021-08-17T13:28:57.801578Z.
+create function api.ts(p_at timestamptz) returns text
+language sql stable
+as $$
+    select to_char(p_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
+-- inc-<n>-<slug>, at most 80 characters. The slug keeps ASCII letters
+-- (lower-cased) and digits; every other run of characters becomes one '-'.
+-- translate() rather than lower() so the result never depends on the
+-- database's locale.
+create function api.slack_channel_name(p_number bigint, p_name text) returns text
+language plpgsql immutable
+as $$
+declare
+    v_slug text := trim(both '-' from regexp_replace(
+        translate(p_name, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'),
+        '[^0-9a-z]+', '-', 'g'));
+begin
+    -- rtrim: truncation may leave a trailing '-'
+    return rtrim(left('inc-' || p_number || case when v_slug = '' then '' else '-' || v_slug end, 80), '-');
+end
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Renderers of configuration objects (also usable by the config endpoints).
+-- Each takes a table row and returns json (not jsonb: json_build_object
+-- only concatenates text, and nested json values are embedded without
+-- being re-parsed, which made rendering several times cheaper).
+-- They are single-expression SQL functions declared STABLE (as
+-- json_build_object is), so the planner inlines them into the caller's
+-- query; declared IMMUTABLE they would not be inlined.
+-- ---------------------------------------------------------------------------
+
+-- SeverityV1 / SeverityV2
+create function api.severity_json(s severities) returns json
+language sql stable
+as $$
+    select json_build_object(
+        'id', (s).id,
+        'name', (s).name,
+        'description', (s).description,
+        'rank', (s).rank,
+        'created_at', api.ts((s).created_at),
+        'updated_at', api.ts((s).updated_at))
+$$;
+
+-- IncidentTypeV1 / IncidentTypeV2
+create function api.incident_type_json(t incident_types) returns json
+language sql stable
+as $$
+    select json_build_object(
+        'id', (t).id,
+        'name', (t).name,
+        'description', (t).description,
+        'is_default', (t).is_default,
+        'private_incidents_only', (t).private_incidents_only,
+        'create_in_triage', (t).create_in_triage,
+        'created_at', api.ts((t).created_at),
+        'updated_at', api.ts((t).updated_at))
+$$;
+
+-- IncidentRoleV1 (IncidentRoleV2 is the same without "required")
+create function api.incident_role_json(r incident_roles) returns json
+language sql stable
+as $$
+    select json_build_object(
+        'id', (r).id,
+        'name', (r).name,
+        'description', (r).description,
+        'instructions', (r).instructions,
+        'shortform', (r).shortform,
+        'role_type', (r).role_type,
+        'required', (r).required,
+        'created_at', api.ts((r).created_at),
+        'updated_at', api.ts((r).updated_at))
+$$;
+
+-- UserV1 (email and slack_user_id omitted when unset)
+create function api.user_json(u users) returns json
+language sql stable
+as $$
+    select json_strip_nulls(json_build_object(
+        'id', (u).id,
+        'name', (u).name,
+        'email', (u).email,
+        'slack_user_id', (u).slack_user_id,
+        'role', (u).role))
+$$;
+
+-- CustomFieldOptionV1 / CustomFieldOptionV2
+create function api.custom_field_option_json(o custom_field_options) returns json
+language sql stable
+as $$
+    select json_build_object(
+        'id', (o).id,
+        'custom_field_id', (o).custom_field_id,
+        'value', (o).value,
+        'sort_key', (o).sort_key)
+$$;
+
+-- The live options of a custom field, in display order.
+create function api.custom_field_options_json(p_org text, p_custom_field_id text) returns json
+language sql stable
+as $$
+    select coalesce(json_agg(api.custom_field_option_json(o) order by o.sort_key, o.value, o.id), '[]'::json)
+    from custom_field_options o
+    where o.organisation_id = p_org
+      and o.custom_field_id = p_custom_field_id
+      and o.archived_at is null
+$$;
+
+-- CustomFieldTypeInfoV1: the field with its live options.
+create function api.custom_field_type_info_json(f custom_fields) returns json
+language sql stable
+as $$
+    select json_build_object(
+        'id', (f).id,
+        'name', (f).name,
+        'description', (f).description,
+        'field_type', (f).field_type,
+        'options', api.custom_field_options_json((f).organisation_id, (f).id))
+$$;
+
+comment on function api.ts(timestamptz) is 'The API''s timestamp text: UTC, six fractional digits, Z.';
+comment on function api.slack_channel_name(bigint, text) is 'inc-<n>-<slug of name>, at most 80 characters.';
+comment on function api.severity_json(severities) is 'SeverityV1/V2 JSON of a severity row.';
+comment on function api.incident_type_json(incident_types) is 'IncidentTypeV1/V2 JSON of an incident type row.';
+comment on function api.incident_role_json(incident_roles) is 'IncidentRoleV1 JSON of an incident role row (V2: the same without required).';
+comment on function api.user_json(users) is 'UserV1 JSON of a user row.';
+comment on function api.custom_field_option_json(custom_field_options) is 'CustomFieldOptionV1/V2 JSON of an option row.';
+comment on function api.custom_field_options_json(text, text) is 'JSON array of the live options of a custom field, in display order.';
+comment on function api.custom_field_type_info_json(custom_fields) is 'CustomFieldTypeInfoV1 JSON of a custom field row, with its live options.';
+
+-- ---------------------------------------------------------------------------
+-- Incident rendering (IncidentV1)
+-- ---------------------------------------------------------------------------
+
+-- Renders the incidents p_ids of organisation p_org as a JSON array in the
+-- order of p_ids, in one statement. Ids that are not incidents of p_org are
+-- skipped; visibility is the caller's business. Archived configuration rows
+-- still render: an incident keeps showing what it had.
+--
+-- Set-based: role assignments and custom field values of all the incidents
+-- are fetched and aggregated once (incident_id = any (p_ids)) and joined by
+-- incident, and each custom field's definition and options are rendered
+-- once per call; about twice as fast as per-incident lateral subqueries
+-- for a page of 250.
+--
+-- plpgsql rather than SQL, and a forced generic plan, on purpose: planning
+-- this query (with the helpers above inlined) costs several milliseconds,
+-- more than running it. plpgsql keeps the plan for the session, and
+-- force_generic_plan stops the plan cache from re-planning it on every call
+-- because a one-element array looks cheaper to a custom plan.
+create function api.incidents_json(p_org text, p_ids text[]) returns json
+language plpgsql stable
+set plan_cache_mode = force_generic_plan
+as $$
+declare
+    v_doc json;
+begin
+    with cfv as materialized (
+        -- every custom field value of these incidents
+        select v.*
+        from incident_custom_field_values v
+        where v.incident_id = any (p_ids) and v.organisation_id = p_org
+    ), ra as (
+        select a.incident_id,
+               json_agg(json_build_object(
+                   'assignee', api.user_json(u),
+                   'role', api.incident_role_json(r)) order by a.position) as doc
+        from incident_role_assignments a
+        join incident_roles r on r.organisation_id = a.organisation_id and r.id = a.incident_role_id
+        join users u on u.organisation_id = a.organisation_id and u.id = a.user_id
+        where a.incident_id = any (p_ids) and a.organisation_id = p_org
+        group by a.incident_id
+    ), fields as (
+        -- CustomFieldTypeInfoV1 of each field used, rendered once
+        select f.id,
+               json_build_object(
+                   'id', f.id,
+                   'name', f.name,
+                   'description', f.description,
+                   'field_type', f.field_type,
+                   'options', coalesce((
+                       select json_agg(api.custom_field_option_json(fo) order by fo.sort_key, fo.value, fo.id)
+                       from custom_field_options fo
+                       where fo.organisation_id = f.organisation_id
+                         and fo.custom_field_id = f.id
+                         and fo.archived_at is null), '[]'::json)) as doc
+        from custom_fields f
+        where f.organisation_id = p_org
+          and f.id in (select cfv.custom_field_id from cfv)
+    ), entries as (
+        select v.incident_id, v.custom_field_id,
+               min(v.entry_position) as entry_position,
+               json_agg(case
+                   when v.value_option_id is not null
+                       then json_build_object('value_option', api.custom_field_option_json(o))
+                   when v.value_text is not null
+                       then json_build_object('value_text', v.value_text)
+                   when v.value_link is not null
+                       then json_build_object('value_link', v.value_link)
+                   else json_build_object('value_numeric', v.value_numeric::text)
+               end order by v.value_position) as vals
+        from cfv v
+        left join custom_field_options o
+          on o.organisation_id = v.organisation_id
+         and o.custom_field_id = v.custom_field_id
+         and o.id = v.value_option_id
+        group by v.incident_id, v.custom_field_id
+    ), cf as (
+        select e.incident_id,
+               json_agg(json_build_object('custom_field', fields.doc, 'values', e.vals)
+                        order by e.entry_position) as doc
+        from entries e
+        join fields on fields.id = e.custom_field_id
+        group by e.incident_id
+    )
+    select coalesce(json_agg(x.doc order by x.ord), '[]'::json) into v_doc
+    from (
+        select t.ord,
+               -- strip: omits the optional fields that are null (summary,
+               -- severity, incident_type, permalink)
+               json_strip_nulls(json_build_object(
+                   'id', i.id,
+                   'reference', 'INC-' || i.reference_number,
+                   'name', i.name,
+                   'summary', i.summary,
+                   'status', i.status,
+                   'visibility', i.visibility,
+                   'mode', i.mode,
+                   'creator', json_build_object(
+                       'api_key', json_build_object('id', k.id, 'name', k.name)),
+                   'severity', case when s.id is not null then api.severity_json(s) end,
+                   'incident_type', case when ty.id is not null then api.incident_type_json(ty) end,
+                   'incident_role_assignments', coalesce(ra.doc, '[]'::json),
+                   'custom_field_entries', coalesce(cf.doc, '[]'::json),
+                   'slack_team_id', i.slack_team_id,
+                   'slack_channel_id', i.slack_channel_id,
+                   -- computed for rows loaded by hand without one
+                   'slack_channel_name', coalesce(nullif(i.slack_channel_name, ''),
+                                                  api.slack_channel_name(i.reference_number, i.name)),
+                   'permalink', nullif(rtrim(current_setting('incidentd.public_url', true), '/'), '')
+                                || '/incidents/' || i.reference_number,
+                   'timestamps', json_build_array(json_build_object(
+                       'name', 'last_activity',
+                       'last_occurred_at', api.ts(i.updated_at))),
+                   'created_at', api.ts(i.created_at),
+                   'updated_at', api.ts(i.updated_at))) as doc
+        from unnest(p_ids) with ordinality as t(id, ord)
+        join incidents i
+          on i.organisation_id = p_org and i.id = t.id
+        join api_keys k
+          on k.organisation_id = i.organisation_id and k.id = i.creator_api_key_id
+        left join severities s
+          on s.organisation_id = i.organisation_id and s.id = i.severity_id
+        left join incident_types ty
+          on ty.organisation_id = i.organisation_id and ty.id = i.incident_type_id
+        left join ra on ra.incident_id = i.id
+        left join cf on cf.incident_id = i.id
+    ) x;
+    return v_doc;
+end
+$$;
+
+comment on function api.incidents_json(text, text[]) is
+    'IncidentV1 JSON of the given incidents of one organisation, as an array in the order given.';
+
+-- One incident as IncidentV1 JSON; null if it is not an incident of p_org.
+create function api.incident_json(p_org text, p_id text) returns json
+language sql stable
+as $$
+    select api.incidents_json(p_org, array[p_id]) -> 0
+$$;
+
+comment on function api.incident_json(text, text) is
+    'IncidentV1 JSON of one incident of the organisation (null if none). Used by incident_create, incident_show and, through incidents_json, incident_list.';
+
+-- ---------------------------------------------------------------------------
+-- api.authenticate
+-- ---------------------------------------------------------------------------
+
+create function api.authenticate(p_token_sha256 bytea)
+returns table (api_key_id text, api_key_name text, organisation_id text, roles text)
+language sql stable
+as $$
+    select k.id, k.name, k.organisation_id,
+           coalesce((select string_agg(kr.role, ',' order by kr.role)
+                     from api_key_roles kr
+                     where kr.api_key_id = k.id), '')
+    from api_keys k
+    where k.token_sha256 = p_token_sha256
+      and k.revoked_at is null
+$$;
+
+comment on function api.authenticate(bytea) is
+    'The live (not revoked) API key whose token has this SHA-256: one row with its roles comma-separated in alphabetical order, or no row.';
+
+-- ---------------------------------------------------------------------------
+-- api.incident_show
+-- ---------------------------------------------------------------------------
+
+create function api.incident_show(p_org text, p_id text, p_can_see_private boolean) returns text
+language plpgsql stable
+as $$
+declare
+    v_doc json;
+begin
+    select api.incident_json(i.organisation_id, i.id) into v_doc
+    from incidents i
+    where i.organisation_id = p_org
+      and i.id = p_id
+      and (coalesce(p_can_see_private, false) or i.visibility = 'public');
+    if v_doc is null then
+        -- Unknown, another organisation's, or private and not visible to
+        -- this key: all look the same from outside.
+        perform api.fail('IX404', 'id', 'not_found', 'No incident with this id was found');
+    end if;
+    return json_build_object('incident', v_doc)::text;
+end
+$$;
+
+comment on function api.incident_show(text, text, boolean) is
+    'Body {"incident": IncidentV1} of one incident, or error IX404 if the key may not see it.';
+
+-- ---------------------------------------------------------------------------
+-- api.incident_list
+-- ---------------------------------------------------------------------------
+
+-- STABLE: every statement runs on the caller's snapshot, so the page and
+-- total_record_count agree with each other.
+create function api.incident_list(p_org text, p_can_see_private boolean, p_statuses text[],
+                                  p_after text, p_page_size integer) returns text
+language plpgsql stable
+as $$
+declare
+    v_private   boolean := coalesce(p_can_see_private, false);
+    v_size      integer := least(greatest(coalesce(p_page_size, 25), 1), 250);
+    v_statuses  text[];
+    -- Keyset cursor; the sentinel sorts after every real incident.
+    v_cursor_at timestamptz := 'infinity';
+    v_cursor_id text := '';
+    v_ids       text[];
+    v_more      boolean;
+    v_total     bigint;
+begin
+    -- Repeated statuses count once; an empty list means no filter.
+    if p_statuses is not null then
+        select array_agg(distinct s) into v_statuses
+        from unnest(p_statuses) as s
+        where s is not null;
+    end if;
+
+    if p_after is not null then
+        select i.created_at, i.id into v_cursor_at, v_cursor_id
+        from incidents i
+        where i.organisation_id = p_org
+          and i.id = p_after
+          and (v_private or i.visibility = 'public');
+        if not found then
+            perform api.fail('IX422', 'after', 'invalid_value',
+                             'after must be the id of an incident from the previous page');
+        end if;
+    end if;
+
+    -- page_size + 1 rows tell whether another page exists.
+    if v_statuses is null then
+        -- incidents_org_created, scanned backwards from the cursor
+        select array_agg(p.id order by p.created_at desc, p.id desc) into v_ids
+        from (
+            select i.id, i.created_at
+            from incidents i
+            where i.organisation_id = p_org
+              and (i.created_at, i.id) < (v_cursor_at, v_cursor_id)
+              and (v_private or i.visibility = 'public')
+            order by i.created_at desc, i.id desc
+            limit v_size + 1
+        ) p;
+    else
+        -- One ordered incidents_org_status_created scan per status, merged:
+        -- cost stays proportional to the page even for rare statuses.
+        select array_agg(p.id order by p.created_at desc, p.id desc) into v_ids
+        from (
+            select x.id, x.created_at
+            from unnest(v_statuses) as st(status)
+            cross join lateral (
+                select i.id, i.created_at
+                from incidents i
+                where i.organisation_id = p_org
+                  and i.status = st.status
+                  and (i.created_at, i.id) < (v_cursor_at, v_cursor_id)
+                  and (v_private or i.visibility = 'public')
+                order by i.created_at desc, i.id desc
+                limit v_size + 1
+            ) x
+            order by x.created_at desc, x.id desc
+            limit v_size + 1
+        ) p;
+    end if;
+
+    v_ids := coalesce(v_ids, '{}');
+    v_more := cardinality(v_ids) > v_size;
+    if v_more then
+        v_ids := v_ids[1:v_size];
+    end if;
+
+    -- Exact, without count(*): incident_counts is kept by triggers.
+    select coalesce(sum(c.incident_count), 0) into v_total
+    from incident_counts c
+    where c.organisation_id = p_org
+      and (v_statuses is null or c.status = any (v_statuses))
+      and (v_private or c.visibility = 'public');
+
+    return json_build_object(
+        'incidents', api.incidents_json(p_org, v_ids),
+        'pagination_meta', json_strip_nulls(json_build_object(
+            'page_size', v_size,
+            'total_record_count', v_total,
+            'after', case when v_more then v_ids[v_size] end))
+    )::text;
+end
+$$;
+
+comment on function api.incident_list(text, boolean, text[], text, integer) is
+    'Whole IncidentsListResultV1 body: newest first, keyset pagination on (created_at, id); IX422 (detail after) for a cursor that is not a visible incident.';
+
+-- ---------------------------------------------------------------------------
+-- api.incident_create
+-- ---------------------------------------------------------------------------
+
+-- Idempotent create. The order matters:
+--   1. fast path: the key exists -> replay, no lock, no write;
+--   2. lock the organisation row (serialises creates of one organisation,
+--      which is what makes reference numbers gap-free);
+--   3. look for the key again: VOLATILE, so this statement has a fresh
+--      snapshot, and any concurrent creator with the same key committed
+--      before we got the lock;
+--   4. validate everything, raising before anything is written;
+--   5. INSERT ... ON CONFLICT (organisation_id, idempotency_key) DO NOTHING,
+--      and bump the counter only if a row was really inserted.
+create function api.incident_create(p_org text, p_api_key_id text, p_id text, p_payload jsonb)
+returns table (replayed boolean, body text)
+language plpgsql volatile
+as $$
+declare
+    v_key        text := p_payload ->> 'idempotency_key';
+    v_visibility text := p_payload ->> 'visibility';
+    v_status     text := coalesce(p_payload ->> 'status', 'triage');
+    v_mode       text := coalesce(p_payload ->> 'mode', 'real');
+    v_name       text := coalesce(nullif(p_payload ->> 'name', ''), 'Untitled incident');
+    v_type_id    text := p_payload ->> 'incident_type_id';
+    v_sev_id     text := p_payload ->> 'severity_id';
+    v_type       incident_types;
+    v_existing   text;
+    v_last       bigint;
+    v_number     bigint;
+    v_inserted   text;
+    v_now        timestamptz;
+
+    v_list       jsonb;   -- custom_field_entries / incident_role_assignments
+    v_item       jsonb;   -- one entry / assignment
+    v_values     jsonb;
+    v_value      jsonb;
+    v_path       text;
+    v_vpath      text;
+    v_field_id   text;
+    v_field_type text;
+    v_str        text;
+    v_seen_opts  text[];
+    v_role_id    text;
+    v_assignee   jsonb;
+    v_user_id    text;
+
+    -- Validated custom field values, one element per row to insert.
+    cf_field  text[]    := '{}';
+    cf_entry  integer[] := '{}';
+    cf_pos    integer[] := '{}';
+    cf_option text[]    := '{}';
+    cf_text   text[]    := '{}';
+    cf_link   text[]    := '{}';
+    cf_num    numeric[] := '{}';
+    v_seen_fields text[] := '{}';
+    -- Validated role assignments.
+    ra_role   text[]    := '{}';
+    ra_user   text[]    := '{}';
+    ra_pos    integer[] := '{}';
+begin
+    -- The worker checked these; repeated here so a direct caller cannot
+    -- get a 500 from a CHECK constraint instead of a 422.
+    if v_key is null or v_key = '' then
+        perform api.fail('IX422', 'idempotency_key', 'is_required', 'An idempotency_key is required');
+    end if;
+    if char_length(v_key) > 256 then
+        perform api.fail('IX422', 'idempotency_key', 'invalid_value', 'idempotency_key must be at most 256 characters');
+    end if;
+
+    -- 1. fast path: a replay costs one index lookup and the rendering.
+    select i.id into v_existing
+    from incidents i
+    where i.organisation_id = p_org and i.idempotency_key = v_key;
+    if found then
+        return query select true, json_build_object('incident', api.incident_json(p_org, v_existing))::text;
+        return;
+    end if;
+
+    -- 2. FOR NO KEY UPDATE (not FOR UPDATE): it serialises creators, and the
+    -- counter update below, without blocking foreign-key checks (FOR KEY
+    -- SHARE) of other writers pointing at the organisation.
+    select o.last_incident_number into v_last
+    from organisations o
+    where o.id = p_org
+    for no key update;
+    if not found then
+        perform api.fail('IX404', 'organisation', 'not_found', 'The organisation does not exist');
+    end if;
+
+    -- 3. fresh snapshot: a concurrent create with this key has committed.
+    select i.id into v_existing
+    from incidents i
+    where i.organisation_id = p_org and i.idempotency_key = v_key;
+    if found then
+        return query select true, json_build_object('incident', api.incident_json(p_org, v_existing))::text;
+        return;
+    end if;
+
+    -- 4. validation
+    if v_visibility is null then
+        perform api.fail('IX422', 'visibility', 'is_required', 'visibility is required');
+    elsif v_visibility not in ('public', 'private') then
+        perform api.fail('IX422', 'visibility', 'invalid_value', 'visibility must be public or private');
+    end if;
+    if v_status not in ('triage', 'investigating', 'fixing', 'monitoring', 'closed', 'declined') then
+        perform api.fail('IX422', 'status', 'invalid_value', 'status is not a valid incident status');
+    end if;
+    if v_mode not in ('real', 'test') then
+        perform api.fail('IX422', 'mode', 'invalid_value', 'mode must be real or test');
+    end if;
+
+    -- incident type: the one given (live, of this organisation), else the
+    -- organisation's live default, else none.
+    if v_type_id is not null then
+        select t.* into v_type
+        from incident_types t
+        where t.organisation_id = p_org and t.id = v_type_id and t.archived_at is null;
+        if not found then
+            perform api.fail('IX422', 'incident_type_id', 'invalid_value',
+                             'No incident type with this id exists');
+        end if;
+    else
+        select t.* into v_type
+        from incident_types t
+        where t.organisation_id = p_org and t.is_default and t.archived_at is null;
+    end if;
+    if v_type.create_in_triage = 'always' then
+        v_status := 'triage';
+    end if;
+    if v_type.private_incidents_only and v_visibility = 'public' then
+        perform api.fail('IX422', 'visibility', 'invalid_value',
+                         format('Incidents of type %s must be private', v_type.name));
+    end if;
+
+    -- severity: required unless the incident opens in triage or declined
+    if v_sev_id is not null then
+        perform 1
+        from severities s
+        where s.organisation_id = p_org and s.id = v_sev_id and s.archived_at is null;
+        if not found then
+            perform api.fail('IX422', 'severity_id', 'invalid_value', 'No severity with this id exists');
+        end if;
+    elsif v_status not in ('triage', 'declined') then
+        perform api.fail('IX422', 'severity_id', 'is_required', 'A severity is required to open an incident');
+    end if;
+
+    -- custom field entries, in request order
+    v_list := p_payload -> 'custom_field_entries';
+    if jsonb_typeof(v_list) = 'array' then
+        for n_i in 0 .. jsonb_array_length(v_list) - 1 loop
+            v_item := v_list -> n_i;
+            v_path := format('custom_field_entries[%s]', n_i);
+            v_field_id := v_item ->> 'custom_field_id';
+            if v_field_id is null then
+                perform api.fail('IX422', v_path || '.custom_field_id', 'is_required',
+                                 'custom_field_id is required');
+            end if;
+            select f.field_type into v_field_type
+            from custom_fields f
+            where f.organisation_id = p_org and f.id = v_field_id and f.archived_at is null;
+            if not found then
+                perform api.fail('IX422', v_path || '.custom_field_id', 'invalid_value',
+                                 'No custom field with this id exists');
+            end if;
+            if v_field_id = any (v_seen_fields) then
+                perform api.fail('IX422', v_path || '.custom_field_id', 'invalid_value',
+                                 'This custom field is already set by an earlier entry');
+            end if;
+            v_seen_fields := v_seen_fields || v_field_id;
+
+            v_values := v_item -> 'values';
+            if jsonb_typeof(v_values) is distinct from 'array' then
+                perform api.fail('IX422', v_path || '.values', 'is_required', 'values is required');
+            end if;
+            if v_field_type = 'single_select' and jsonb_array_length(v_values) > 1 then
+                perform api.fail('IX422', v_path || '.values', 'invalid_value',
+                                 'A single-select custom field takes at most one value');
+            end if;
+
+            v_seen_opts := '{}';
+            -- An empty values array sets nothing: the loop stores no row.
+            for n_j in 0 .. jsonb_array_length(v_values) - 1 loop
+                v_value := v_values -> n_j;
+                v_vpath := format('%s.values[%s]', v_path, n_j);
+                if v_field_type in ('single_select', 'multi_select') then
+                    v_str := v_value ->> 'value_option_id';
+                    if v_str is null then
+                        perform api.fail('IX422', v_vpath || '.value_option_id', 'is_required',
+                                         'value_option_id is required for a select custom field');
+                    end if;
+                    perform 1
+                    from custom_field_options o
+                    where o.organisation_id = p_org and o.custom_field_id = v_field_id
+                      and o.id = v_str and o.archived_at is null;
+                    if not found then
+                        perform api.fail('IX422', v_vpath || '.value_option_id', 'invalid_value',
+                                         'No option of this custom field has this id');
+                    end if;
+                    if v_str = any (v_seen_opts) then
+                        perform api.fail('IX422', v_vpath || '.value_option_id', 'invalid_value',
+                                         'This option is already chosen by an earlier value');
+                    end if;
+                    v_seen_opts := v_seen_opts || v_str;
+                    cf_option := cf_option || v_str;
+                    cf_text := cf_text || null::text;
+                    cf_link := cf_link || null::text;
+                    cf_num := cf_num || null::numeric;
+                elsif v_field_type = 'text' then
+                    v_str := v_value ->> 'value_text';
+                    if v_str is null then
+                        perform api.fail('IX422', v_vpath || '.value_text', 'is_required',
+                                         'value_text is required for a text custom field');
+                    end if;
+                    if v_str = '' or char_length(v_str) > 10000 then
+                        perform api.fail('IX422', v_vpath || '.value_text', 'invalid_value',
+                                         'value_text must be 1 to 10000 characters');
+                    end if;
+                    cf_option := cf_option || null::text;
+                    cf_text := cf_text || v_str;
+                    cf_link := cf_link || null::text;
+                    cf_num := cf_num || null::numeric;
+                elsif v_field_type = 'link' then
+                    v_str := v_value ->> 'value_link';
+                    if v_str is null then
+                        perform api.fail('IX422', v_vpath || '.value_link', 'is_required',
+                                         'value_link is required for a link custom field');
+                    end if;
+                    -- absolute http(s) URL with a host, no whitespace
+                    if v_str !~* '^https?://[^/?#[:space:]]+([/?#][^[:space:]]*)?$'
+                       or char_length(v_str) > 10000 then
+                        perform api.fail('IX422', v_vpath || '.value_link', 'invalid_value',
+                                         'value_link must be an absolute http or https URL');
+                    end if;
+                    cf_option := cf_option || null::text;
+                    cf_text := cf_text || null::text;
+                    cf_link := cf_link || v_str;
+                    cf_num := cf_num || null::numeric;
+                else -- numeric
+                    v_str := v_value ->> 'value_numeric';
+                    if v_str is null then
+                        perform api.fail('IX422', v_vpath || '.value_numeric', 'is_required',
+                                         'value_numeric is required for a numeric custom field');
+                    end if;
+                    -- the length cap keeps the cast below numeric's limits
+                    if v_str !~ '^-?[0-9]+(\.[0-9]+)?$' or char_length(v_str) > 1000 then
+                        perform api.fail('IX422', v_vpath || '.value_numeric', 'invalid_value',
+                                         'value_numeric must be a decimal number such as 123.45');
+                    end if;
+                    cf_option := cf_option || null::text;
+                    cf_text := cf_text || null::text;
+                    cf_link := cf_link || null::text;
+                    cf_num := cf_num || v_str::numeric;
+                end if;
+                cf_field := cf_field || v_field_id;
+                cf_entry := cf_entry || n_i;
+                cf_pos := cf_pos || n_j;
+            end loop;
+        end loop;
+    end if;
+
+    -- incident role assignments, in request order
+    v_list := p_payload -> 'incident_role_assignments';
+    if jsonb_typeof(v_list) = 'array' then
+        for n_i in 0 .. jsonb_array_length(v_list) - 1 loop
+            v_item := v_list -> n_i;
+            v_path := format('incident_role_assignments[%s]', n_i);
+            v_role_id := v_item ->> 'incident_role_id';
+            if v_role_id is null then
+                perform api.fail('IX422', v_path || '.incident_role_id', 'is_required',
+                                 'incident_role_id is required');
+            end if;
+            perform 1
+            from incident_roles r
+            where r.organisation_id = p_org and r.id = v_role_id and r.archived_at is null;
+            if not found then
+                perform api.fail('IX422', v_path || '.incident_role_id', 'invalid_value',
+                                 'No incident role with this id exists');
+            end if;
+            if v_role_id = any (ra_role) then
+                perform api.fail('IX422', v_path || '.incident_role_id', 'invalid_value',
+                                 'This role is already assigned by an earlier entry');
+            end if;
+
+            -- The assignee is found by id, else by email (case-insensitive),
+            -- else by Slack user id: the first of those given that matches.
+            v_assignee := v_item -> 'assignee';
+            if jsonb_typeof(v_assignee) is distinct from 'object'
+               or (v_assignee ->> 'id' is null and v_assignee ->> 'email' is null
+                   and v_assignee ->> 'slack_user_id' is null) then
+                perform api.fail('IX422', v_path || '.assignee', 'is_required',
+                                 'The assignee needs an id, email or slack_user_id');
+            end if;
+            v_user_id := null;
+            if v_assignee ->> 'id' is not null then
+                select u.id into v_user_id
+                from users u
+                where u.organisation_id = p_org and u.id = v_assignee ->> 'id';
+            end if;
+            if v_user_id is null and v_assignee ->> 'email' is not null then
+                select u.id into v_user_id
+                from users u
+                where u.organisation_id = p_org and lower(u.email) = lower(v_assignee ->> 'email')
+                order by (u.email = v_assignee ->> 'email') desc, u.id
+                limit 1;
+            end if;
+            if v_user_id is null and v_assignee ->> 'slack_user_id' is not null then
+                select u.id into v_user_id
+                from users u
+                where u.organisation_id = p_org and u.slack_user_id = v_assignee ->> 'slack_user_id';
+            end if;
+            if v_user_id is null then
+                perform api.fail('IX422', v_path || '.assignee', 'invalid_value',
+                                 'No user of this organisation matches the assignee');
+            end if;
+            ra_role := ra_role || v_role_id;
+            ra_user := ra_user || v_user_id;
+            ra_pos := ra_pos || n_i;
+        end loop;
+    end if;
+
+    -- 5. write. greatest(...) keeps numbering going even if someone loaded
+    -- incidents by hand without bumping last_incident_number (cheap: one
+    -- backwards step of the (organisation_id, reference_number) index).
+    v_number := greatest(v_last,
+                         coalesce((select max(i.reference_number) from incidents i
+                                   where i.organisation_id = p_org), 0)) + 1;
+    -- Taken under the lock, so created_at order matches reference order.
+    v_now := clock_timestamp();
+
+    insert into incidents as i (
+        id, organisation_id, reference_number, idempotency_key, name, summary,
+        status, visibility, mode, severity_id, incident_type_id, creator_api_key_id,
+        slack_team_id, slack_channel_id, slack_channel_name,
+        source_message_channel_id, source_message_timestamp, created_at, updated_at)
+    values (
+        p_id, p_org, v_number, v_key, v_name, p_payload ->> 'summary',
+        v_status, v_visibility, v_mode, v_sev_id, v_type.id, p_api_key_id,
+        coalesce(p_payload ->> 'slack_team_id', ''), '', api.slack_channel_name(v_number, v_name),
+        p_payload ->> 'source_message_channel_id', p_payload ->> 'source_message_timestamp',
+        v_now, v_now)
+    on conflict (organisation_id, idempotency_key) do nothing
+    returning i.id into v_inserted;
+
+    if v_inserted is null then
+        -- Only possible if a row with this key was written without the
+        -- organisation lock (by hand): it wins, we replay it.
+        select i.id into v_existing
+        from incidents i
+        where i.organisation_id = p_org and i.idempotency_key = v_key;
+        return query select true, json_build_object('incident', api.incident_json(p_org, v_existing))::text;
+        return;
+    end if;
+
+    update organisations set last_incident_number = v_number where id = p_org;
+
+    insert into incident_role_assignments (organisation_id, incident_id, incident_role_id, user_id, position)
+    select p_org, p_id, a.role_id, a.user_id, a.pos
+    from unnest(ra_role, ra_user, ra_pos) as a(role_id, user_id, pos);
+
+    insert into incident_custom_field_values (
+        organisation_id, incident_id, custom_field_id, entry_position, value_position,
+        value_option_id, value_text, value_link, value_numeric)
+    select p_org, p_id, v.field_id, v.entry_pos, v.value_pos, v.option_id, v.txt, v.link, v.num
+    from unnest(cf_field, cf_entry, cf_pos, cf_option, cf_text, cf_link, cf_num)
+         as v(field_id, entry_pos, value_pos, option_id, txt, link, num);
+
+    return query select false, json_build_object('incident', api.incident_json(p_org, p_id))::text;
+end
+$$;
+
+comment on function api.incident_create(text, text, text, jsonb) is
+    'Creates an incident (or replays the one created earlier with the same idempotency key): returns replayed and the body {"incident": IncidentV1}. Validation errors are IX422 raised before anything is written.';
