@@ -208,12 +208,6 @@ comment on table severities is
 comment on column severities.rank is 'Sort order; higher is more severe.';
 comment on column severities.archived_at is 'Set when deleted through the API; archived rows cannot be chosen for new incidents.';
 
--- Names are unique among an organisation's live severities, ignoring case
--- (the config API answers a clash with 422 on name; this index stops a race
--- between two such checks). Archived names can be reused.
-create unique index severities_live_name
-    on severities (organisation_id, lower(name)) where archived_at is null;
-
 create table incident_types (
     id                     text        primary key default incidentd_ulid()
                                        check (id ~ '^[0-9A-HJKMNP-TV-Z]{26}$'),
@@ -266,10 +260,6 @@ comment on table incident_roles is
     'Roles people can hold on an incident (Incident Lead, Reporter, custom roles).';
 comment on column incident_roles.role_type is 'lead (exactly one live per organisation), reporter, or custom.';
 
--- Live role names are unique per organisation, ignoring case (as severities).
-create unique index incident_roles_live_name
-    on incident_roles (organisation_id, lower(name)) where archived_at is null;
-
 create table custom_fields (
     id              text        primary key default incidentd_ulid()
                                 check (id ~ '^[0-9A-HJKMNP-TV-Z]{26}$'),
@@ -287,10 +277,6 @@ create table custom_fields (
 comment on table custom_fields is
     'Custom fields incidents can carry. Values live in incident_custom_field_values; options of select fields in custom_field_options.';
 comment on column custom_fields.field_type is 'single_select (at most one option), multi_select, text, link (http/https URL) or numeric (decimal).';
-
--- Live field names are unique per organisation, ignoring case (as severities).
-create unique index custom_fields_live_name
-    on custom_fields (organisation_id, lower(name)) where archived_at is null;
 
 create table custom_field_options (
     id              text        primary key default incidentd_ulid()

@@ -385,15 +385,4 @@ select pg_temp.expect_err($s$insert into incident_custom_field_values (organisat
 select pg_temp.expect_err($s$insert into incident_roles (organisation_id, name, description, role_type) values ('01H0000000000000000000RGA1', 'Second lead', 'x', 'lead')$s$,
     '23505', null, null);
 
--- live configuration names are unique per organisation, ignoring case;
--- archived names can be reused, other organisations are independent
-select pg_temp.expect_err($s$insert into severities (organisation_id, name, rank) values ('01H0000000000000000000RGA1', 'MINOR', 9)$s$,
-    '23505', null, null);
-insert into severities (organisation_id, name, rank) values ('01H0000000000000000000RGA1', 'old', 9);
-insert into severities (organisation_id, name, rank) values ('01H0000000000000000000RGB1', 'Minor', 9);
-select pg_temp.expect_err($s$insert into custom_fields (organisation_id, name, field_type) values ('01H0000000000000000000RGA1', 'notes', 'text')$s$,
-    '23505', null, null);
-select pg_temp.expect_err($s$insert into incident_roles (organisation_id, name, description) values ('01H0000000000000000000RGA1', 'reporter', 'x')$s$,
-    '23505', null, null);
-
 \echo smoke: all checks passed
