@@ -225,11 +225,23 @@ class Api:
     def post(self, path, key=None, **kw):
         return self.request("POST", path, key=key, **kw)
 
+    def put(self, path, key=None, **kw):
+        return self.request("PUT", path, key=key, **kw)
+
+    def delete(self, path, key=None, **kw):
+        return self.request("DELETE", path, key=key, **kw)
+
     def check(self, resp, validate=True):
         """The checks every response must pass."""
         where = resp.describe()
         rid = resp.request_id
         assert rid and rid.strip(), "no X-Request-Id header: " + where
+        if resp.status == 204:
+            assert not resp.raw, "204 with a body: " + where
+            return
+        if (200 <= resp.status < 300 and not resp.raw and self.spec is not None
+                and self.spec.declares_no_body(resp.method, resp.path, resp.status)):
+            return  # e.g. 202 of DELETE /v1/severities/{id}: the spec gives no content
         ct = resp.header("Content-Type") or ""
         assert _norm_ct(ct) == JSON_CT, "Content-Type %r, want %r: %s" % (ct, JSON_CT, where)
         assert resp.raw, "empty body: " + where
@@ -500,11 +512,13 @@ class Org:
     (when seeded) and ready-made keys:
 
     creator: viewer + incident_creator; viewer: viewer only;
-    admin: viewer + incident_creator + global_access.
+    admin: viewer + incident_creator + global_access;
+    settings (created on first use): viewer + manage_settings.
     """
 
     def __init__(self, ctx, label, seed=True):
         self.ctx = ctx
+        self._settings = None
         self.name = "e2e-%s-%s" % (label, uuid.uuid4().hex[:8])
         self.id = ctx.ctl.org_create(self.name)
         assert ULID_RE.match(self.id), self.id
@@ -560,6 +574,14 @@ class Org:
             key_id = self.ctx.db.scalar(
                 "select id from api_keys where token_sha256 = decode(:'h', 'hex')", h=digest)
         return Key(token, key_id, name, roles, self.id)
+
+    @property
+    def settings(self):
+        """A viewer + manage_settings key (configuration writes), created on
+        first use."""
+        if self._settings is None:
+            self._settings = self.key("settings", "viewer", "manage_settings")
+        return self._settings
 
     def user_named(self, name):
         return self.user[name]

@@ -148,6 +148,16 @@ class Spec:
             return None
         return resp.get("content", {}).get("application/json", {}).get("schema")
 
+    def declares_no_body(self, method, path, status):
+        """True when the spec's operation for this request has a response
+        for status that defines no content (e.g. 202 Accepted, 204)."""
+        template = self.operation_for(method, path)
+        if template is None:
+            return False
+        op = self.doc["paths"][template].get(method.lower(), {})
+        resp = op.get("responses", {}).get(str(status))
+        return resp is not None and not resp.get("content")
+
     # -- validation --------------------------------------------------------
     def _validator(self, schema, strict):
         resolver = self._strict_resolver if strict else self._resolver
