@@ -139,6 +139,9 @@ e2e() {
     export INCIDENTD_SPEC="${INCIDENTD_SPEC:-$INCD_ROOT/tests/e2e/spec/incidentio-openapi.json}"
     say "stack: $INCIDENTD_URL, $DATABASE_URL, incidentd pid $INCIDENTD_MASTER_PID"
     (cd "$INCD_ROOT" && "$INCD_PYTHON" -m pytest -q -p no:cacheprovider tests/e2e "${pytest_args[@]}") || rc=$?
+    if [ "$1" = default ] && [ ${#pytest_args[@]} -eq 0 ]; then
+        sql_tests "$pg_port" "$build_dir" || rc=1
+    fi
     # Stopped before the log is read: leak reports come at exit.
     stack_stop "$dir" || rc=1
     if [ -n "${ASAN_OPTIONS:-}" ] &&
@@ -147,6 +150,18 @@ e2e() {
         rc=1
     fi
     return "$rc"
+}
+
+# sql_tests PORT BUILD_DIR: the api.* functions tested in SQL on a database
+# of their own in the stack's cluster (tests/sql: checks every validation
+# error, pagination and counts; pgbench hammers one idempotency key).
+sql_tests() {
+    local url="postgresql://postgres@127.0.0.1:$1/sqltests"
+    pg_create_db "$1" sqltests &&
+        DATABASE_URL=$url "$2/src/incidentctl" migrate >/dev/null &&
+        "$INCD_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$url" -f "$INCD_ROOT/tests/sql/smoke.sql" &&
+        PGBENCH="$INCD_PG_BIN/pgbench" PGHOST=127.0.0.1 PGPORT=$1 PGUSER=postgres PGDATABASE=sqltests \
+            sh "$INCD_ROOT/tests/sql/concurrency.sh"
 }
 
 distcheck() { make -C "$INCD_ROOT/build/default" -j"$INCD_JOBS" distcheck; }

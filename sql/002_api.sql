@@ -208,8 +208,11 @@ begin
         where a.incident_id = any (p_ids) and a.organisation_id = p_org
         group by a.incident_id
     ), fields as (
-        -- CustomFieldTypeInfoV1 of each field used, rendered once
-        select f.id,
+        -- CustomFieldTypeInfoV1 of each field an incident uses, with the
+        -- options the field had when the incident was created: deleting
+        -- (archiving) or adding an option later leaves past incidents
+        -- rendering exactly as before.
+        select u.incident_id, f.id,
                json_build_object(
                    'id', f.id,
                    'name', f.name,
@@ -220,10 +223,12 @@ begin
                        from custom_field_options fo
                        where fo.organisation_id = f.organisation_id
                          and fo.custom_field_id = f.id
-                         and fo.archived_at is null), '[]'::json)) as doc
-        from custom_fields f
-        where f.organisation_id = p_org
-          and f.id in (select cfv.custom_field_id from cfv)
+                         and fo.created_at <= u.created_at
+                         and (fo.archived_at is null or fo.archived_at > u.created_at)), '[]'::json)) as doc
+        from (select distinct cfv.incident_id, cfv.custom_field_id, i.created_at
+              from cfv
+              join incidents i on i.organisation_id = cfv.organisation_id and i.id = cfv.incident_id) u
+        join custom_fields f on f.organisation_id = p_org and f.id = u.custom_field_id
     ), entries as (
         select v.incident_id, v.custom_field_id,
                min(v.entry_position) as entry_position,
@@ -247,7 +252,7 @@ begin
                json_agg(json_build_object('custom_field', fields.doc, 'values', e.vals)
                         order by e.entry_position) as doc
         from entries e
-        join fields on fields.id = e.custom_field_id
+        join fields on fields.incident_id = e.incident_id and fields.id = e.custom_field_id
         group by e.incident_id
     )
     select coalesce(json_agg(x.doc order by x.ord), '[]'::json) into v_doc
