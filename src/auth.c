@@ -32,18 +32,18 @@ struct incd_auth_cache {
 };
 
 static struct incd_stmt authenticate = {
-	"authenticate",
-	"SELECT api_key_id, api_key_name, organisation_id, roles FROM api.authenticate($1::bytea)",
-	1, 0};
+    "authenticate",
+    "SELECT api_key_id, api_key_name, organisation_id, roles FROM api.authenticate($1::bytea)", 1,
+    0};
 
 static const struct {
 	const char *role;
 	unsigned scopes;
 } role_scopes[] = {
-	{"viewer", INCD_SCOPE_VIEW},
-	{"incident_creator", INCD_SCOPE_CREATE},
-	{"global_access", INCD_SCOPE_VIEW | INCD_SCOPE_PRIVATE},
-	{"manage_settings", INCD_SCOPE_SETTINGS},
+    {"viewer", INCD_SCOPE_VIEW},
+    {"incident_creator", INCD_SCOPE_CREATE},
+    {"global_access", INCD_SCOPE_VIEW | INCD_SCOPE_PRIVATE},
+    {"manage_settings", INCD_SCOPE_SETTINGS},
 };
 
 unsigned incd_roles_scopes(const char *roles)
@@ -53,7 +53,8 @@ unsigned incd_roles_scopes(const char *roles)
 	while (*p) {
 		size_t n = strcspn(p, ",");
 		for (size_t i = 0; i < INCD_ARRAY_LEN(role_scopes); i++)
-			if (strlen(role_scopes[i].role) == n && memcmp(p, role_scopes[i].role, n) == 0)
+			if (strlen(role_scopes[i].role) == n &&
+			    memcmp(p, role_scopes[i].role, n) == 0)
 				scopes |= role_scopes[i].scopes;
 		p += n;
 		if (*p == ',')

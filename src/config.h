@@ -9,19 +9,19 @@
 #include "log.h"
 
 struct incd_config {
-	char *database_url;  /* libpq connection string or URL; "" = libpq defaults */
-	char *listen;        /* "host:port", ":port", or a unix socket path (has a '/') */
-	int workers;         /* worker processes */
-	char *public_url;    /* base of permalinks and dashboard_url, no trailing '/' */
+	char *database_url; /* libpq connection string or URL; "" = libpq defaults */
+	char *listen;	    /* "host:port", ":port", or a unix socket path (has a '/') */
+	int workers;	    /* worker processes */
+	char *public_url;   /* base of permalinks and dashboard_url, no trailing '/' */
 	enum incd_log_level log_level;
-	char *pid_file;      /* NULL = none */
-	int socket_mode;     /* permissions of a unix socket */
-	int backlog;         /* listen(2) backlog */
-	int drain_seconds;   /* how long SIGTERM waits for in-flight requests */
+	char *pid_file;	   /* NULL = none */
+	int socket_mode;   /* permissions of a unix socket */
+	int backlog;	   /* listen(2) backlog */
+	int drain_seconds; /* how long SIGTERM waits for in-flight requests */
 };
 
 enum incd_config_result {
-	INCD_CONFIG_OK,    /* run */
+	INCD_CONFIG_OK,	   /* run */
 	INCD_CONFIG_HELP,  /* --help or --version was printed; exit 0 */
 	INCD_CONFIG_ERROR, /* message in err; exit 2 */
 };

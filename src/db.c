@@ -110,8 +110,8 @@ static bool map_error(struct incd_db *db, const PGresult *res, struct incd_error
 
 	snprintf(db->sqlstate, sizeof db->sqlstate, "%s", state ? state : "");
 	if (state != NULL && strcmp(state, "IX422") == 0) {
-		const char *code = hint && strcmp(hint, "is_required") == 0 ? "is_required"
-										: "invalid_value";
+		const char *code =
+		    hint && strcmp(hint, "is_required") == 0 ? "is_required" : "invalid_value";
 		return incd_fail(err, 422, code, detail, "%s", msg ? msg : "invalid value");
 	}
 	if (state != NULL && strcmp(state, "IX404") == 0)

@@ -31,8 +31,8 @@ void incd_db_free(struct incd_db *db);
 /* Connects unless already connected. On failure err is a 503. */
 bool incd_db_ensure(struct incd_db *db, struct incd_error *err) INCD_MUST_CHECK;
 
-/* Runs stmt (preparing it first if this connection has not yet). values[i] NULL is SQL NULL; lengths/formats may
- * be NULL for all-text parameters. A broken connection is re-opened and the
+/* Runs stmt (preparing it first if this connection has not yet). values[i] NULL is SQL NULL;
+ * lengths/formats may be NULL for all-text parameters. A broken connection is re-opened and the
  * statement retried once (every statement is safe to repeat: creates are
  * idempotent by key). On success *res is owned by the caller (incd_db_clear).
  * On failure err holds the HTTP error: IX422 → 422, IX404 → 404, connection

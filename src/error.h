@@ -8,7 +8,7 @@
 #include "util.h"
 
 struct incd_error {
-	int status;       /* HTTP status: 400, 401, 403, 404, 405, 413, 422, 500, 503 */
+	int status;	  /* HTTP status: 400, 401, 403, 404, 405, 413, 422, 500, 503 */
 	const char *code; /* the contract's error code; static string */
 	char field[256];  /* source.field (JSON path or query parameter), "" if none */
 	char message[256];

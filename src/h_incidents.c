@@ -23,17 +23,16 @@
 #define MAX_PAGE_SIZE 250
 
 static struct incd_stmt create_stmt = {
-	"incident_create", "SELECT replayed, body FROM api.incident_create($1, $2, $3, $4::jsonb)", 4,
-	0};
+    "incident_create", "SELECT replayed, body FROM api.incident_create($1, $2, $3, $4::jsonb)", 4,
+    0};
 static struct incd_stmt show_stmt = {"incident_show",
 				     "SELECT api.incident_show($1, $2, $3::boolean)", 3, 0};
 static struct incd_stmt list_stmt = {
-	"incident_list", "SELECT api.incident_list($1, $2::boolean, $3::text[], $4, $5::int)", 5,
-	0};
+    "incident_list", "SELECT api.incident_list($1, $2::boolean, $3::text[], $4, $5::int)", 5, 0};
 
 static const char *const visibilities[] = {"public", "private", NULL};
-static const char *const statuses[] = {"triage",     "investigating", "fixing", "monitoring",
-				       "closed",     "declined",      NULL};
+static const char *const statuses[] = {"triage", "investigating", "fixing", "monitoring",
+				       "closed", "declined",	  NULL};
 static const char *const modes[] = {"real", "test", NULL};
 
 static bool require_object(struct json_object *v, const char *path, struct incd_error *err)
@@ -43,16 +42,19 @@ static bool require_object(struct json_object *v, const char *path, struct incd_
 	return incd_fail(err, 422, "invalid_value", path, "%s must be an object", path);
 }
 
-#define OPTIONAL_STRING(key, max) {key, INCD_F_STRING, false, 0, max, NULL}
+#define OPTIONAL_STRING(key, max)                                                                  \
+	{                                                                                          \
+		key, INCD_F_STRING, false, 0, max, NULL                                            \
+	}
 
 static const struct incd_field_spec value_fields[] = {
-	OPTIONAL_STRING("id", MAX_ID_CHARS),
-	OPTIONAL_STRING("value_catalog_entry_id", MAX_ID_CHARS),
-	OPTIONAL_STRING("value_link", MAX_LINK_CHARS),
-	OPTIONAL_STRING("value_numeric", MAX_ID_CHARS),
-	OPTIONAL_STRING("value_option_id", MAX_ID_CHARS),
-	OPTIONAL_STRING("value_text", MAX_TEXT_CHARS),
-	OPTIONAL_STRING("value_timestamp", MAX_ID_CHARS),
+    OPTIONAL_STRING("id", MAX_ID_CHARS),
+    OPTIONAL_STRING("value_catalog_entry_id", MAX_ID_CHARS),
+    OPTIONAL_STRING("value_link", MAX_LINK_CHARS),
+    OPTIONAL_STRING("value_numeric", MAX_ID_CHARS),
+    OPTIONAL_STRING("value_option_id", MAX_ID_CHARS),
+    OPTIONAL_STRING("value_text", MAX_TEXT_CHARS),
+    OPTIONAL_STRING("value_timestamp", MAX_ID_CHARS),
 };
 
 static bool check_entry(struct json_object *e, const char *path, struct json_object *out,
@@ -86,9 +88,9 @@ static bool check_entry(struct json_object *e, const char *path, struct json_obj
 }
 
 static const struct incd_field_spec assignee_fields[] = {
-	OPTIONAL_STRING("id", MAX_ID_CHARS),
-	OPTIONAL_STRING("email", MAX_SHORT_CHARS),
-	OPTIONAL_STRING("slack_user_id", MAX_SHORT_CHARS),
+    OPTIONAL_STRING("id", MAX_ID_CHARS),
+    OPTIONAL_STRING("email", MAX_SHORT_CHARS),
+    OPTIONAL_STRING("slack_user_id", MAX_SHORT_CHARS),
 };
 
 static bool check_assignment(struct json_object *a, const char *path, struct json_object *out,
@@ -137,22 +139,21 @@ static bool check_list(struct json_object *body, const char *key, item_check_fn 
 }
 
 static const struct incd_field_spec top_fields[] = {
-	{"idempotency_key", INCD_F_STRING, true, 1, 256, NULL},
-	{"visibility", INCD_F_ENUM, true, 0, 0, visibilities},
-	{"status", INCD_F_ENUM, false, 0, 0, statuses},
-	{"mode", INCD_F_ENUM, false, 0, 0, modes},
-	OPTIONAL_STRING("name", MAX_NAME_CHARS),
-	OPTIONAL_STRING("summary", MAX_SUMMARY_CHARS),
-	OPTIONAL_STRING("severity_id", MAX_ID_CHARS),
-	OPTIONAL_STRING("incident_type_id", MAX_ID_CHARS),
-	OPTIONAL_STRING("slack_team_id", MAX_SHORT_CHARS),
-	OPTIONAL_STRING("source_message_channel_id", MAX_SHORT_CHARS),
-	OPTIONAL_STRING("source_message_timestamp", MAX_SHORT_CHARS),
+    {"idempotency_key", INCD_F_STRING, true, 1, 256, NULL},
+    {"visibility", INCD_F_ENUM, true, 0, 0, visibilities},
+    {"status", INCD_F_ENUM, false, 0, 0, statuses},
+    {"mode", INCD_F_ENUM, false, 0, 0, modes},
+    OPTIONAL_STRING("name", MAX_NAME_CHARS),
+    OPTIONAL_STRING("summary", MAX_SUMMARY_CHARS),
+    OPTIONAL_STRING("severity_id", MAX_ID_CHARS),
+    OPTIONAL_STRING("incident_type_id", MAX_ID_CHARS),
+    OPTIONAL_STRING("slack_team_id", MAX_SHORT_CHARS),
+    OPTIONAL_STRING("source_message_channel_id", MAX_SHORT_CHARS),
+    OPTIONAL_STRING("source_message_timestamp", MAX_SHORT_CHARS),
 };
 
 /* Checks a create payload and builds the normalised copy for SQL. */
-static bool check_create(struct json_object *body, struct json_object *norm,
-			 struct incd_error *err)
+static bool check_create(struct json_object *body, struct json_object *norm, struct incd_error *err)
 {
 	return incd_jv_fields(body, "", top_fields, INCD_ARRAY_LEN(top_fields), norm, err) &&
 	       check_list(body, "custom_field_entries", check_entry, norm, err) &&
@@ -201,7 +202,7 @@ bool incd_h_incidents_show(struct incd_ctx *ctx)
 struct list_query {
 	long page_size;
 	char after[MAX_ID_CHARS + 1]; /* "" = first page */
-	char statuses[128];           /* "{a,b}" array literal, "" = no filter */
+	char statuses[128];	      /* "{a,b}" array literal, "" = no filter */
 };
 
 static bool is_status(const char *s)

@@ -112,7 +112,8 @@ static bool scan_string(struct scan *s)
 		if (c < 0x20)
 			return false;
 		if (c >= 0x80) {
-			size_t n = utf8_seq((const unsigned char *)s->p, (const unsigned char *)s->end);
+			size_t n =
+			    utf8_seq((const unsigned char *)s->p, (const unsigned char *)s->end);
 			if (n == 0)
 				return false;
 			s->p += n - 1;
@@ -266,17 +267,18 @@ bool incd_jv_string(struct json_object *obj, const char *prefix, const char *key
 	size_t len = (size_t)json_object_get_string_len(v);
 	if (strlen(s) != len)
 		return incd_fail(err, 422, "invalid_value", path,
-				    "%s must not contain NUL characters", path);
+				 "%s must not contain NUL characters", path);
 	size_t chars = incd_utf8_len(s, len);
 	if (chars < min_chars) {
 		if (min_chars == 1 && required)
-			return incd_fail(err, 422, "is_required", path, "%s must not be empty", path);
+			return incd_fail(err, 422, "is_required", path, "%s must not be empty",
+					 path);
 		return incd_fail(err, 422, "invalid_value", path,
-				    "%s must be at least %zu characters", path, min_chars);
+				 "%s must be at least %zu characters", path, min_chars);
 	}
 	if (chars > max_chars)
 		return incd_fail(err, 422, "invalid_value", path,
-				    "%s must be at most %zu characters", path, max_chars);
+				 "%s must be at most %zu characters", path, max_chars);
 	*out = s;
 	return true;
 }

@@ -10,7 +10,6 @@
 #include "error.h"
 #include "util.h"
 
-
 /* Parses len bytes as one JSON value: strict grammar, valid UTF-8, nesting
  * at most 32, nothing but whitespace after it. Returns an owned object
  * (release with json_object_put) or NULL with err filled (400). */
@@ -28,7 +27,8 @@ bool incd_jv_string(struct json_object *obj, const char *prefix, const char *key
 
 /* Like incd_jv_string, and the value must be one of allowed (NULL-ended). */
 bool incd_jv_enum(struct json_object *obj, const char *prefix, const char *key, bool required,
-		  const char *const *allowed, const char **out, struct incd_error *err) INCD_MUST_CHECK;
+		  const char *const *allowed, const char **out,
+		  struct incd_error *err) INCD_MUST_CHECK;
 
 /* Reads obj[key] as an array / object; absent or null → *out = NULL. */
 bool incd_jv_array(struct json_object *obj, const char *prefix, const char *key, bool required,
@@ -48,7 +48,7 @@ struct incd_field_spec {
 	const char *key;
 	enum incd_field_type type;
 	bool required;
-	long long min, max;         /* code points for strings, values for integers */
+	long long min, max;	    /* code points for strings, values for integers */
 	const char *const *allowed; /* INCD_F_ENUM: NULL-ended list */
 };
 

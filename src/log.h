@@ -8,8 +8,8 @@
 
 enum incd_log_level {
 	INCD_LOG_ERROR, /* something failed that an operator must look at */
-	INCD_LOG_WARN,  /* degraded but handled: database down, worker died */
-	INCD_LOG_INFO,  /* lifecycle and one access line per request */
+	INCD_LOG_WARN,	/* degraded but handled: database down, worker died */
+	INCD_LOG_INFO,	/* lifecycle and one access line per request */
 	INCD_LOG_DEBUG, /* detail for developers */
 };
 

@@ -21,9 +21,9 @@ void incd_request_free(struct incd_request *r)
 }
 
 static const char *const method_names[] = {
-	[INCD_GET] = "GET",	      [INCD_POST] = "POST",     [INCD_PUT] = "PUT",
-	[INCD_PATCH] = "PATCH",	      [INCD_DELETE] = "DELETE", [INCD_HEAD] = "HEAD",
-	[INCD_OPTIONS] = "OPTIONS", [INCD_METHOD_OTHER] = "OTHER",
+    [INCD_GET] = "GET",		[INCD_POST] = "POST",	       [INCD_PUT] = "PUT",
+    [INCD_PATCH] = "PATCH",	[INCD_DELETE] = "DELETE",      [INCD_HEAD] = "HEAD",
+    [INCD_OPTIONS] = "OPTIONS", [INCD_METHOD_OTHER] = "OTHER",
 };
 
 enum incd_method incd_method_parse(const char *s)

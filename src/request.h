@@ -27,11 +27,11 @@ enum incd_method {
 struct incd_request {
 	enum incd_method method;
 	char *method_name;
-	char *path;        /* percent-decoded path, no query */
-	char *query;       /* raw query string, "" if none */
+	char *path;  /* percent-decoded path, no query */
+	char *query; /* raw query string, "" if none */
 	char *authorization;
 	char *request_id;
-	char *body;        /* NUL-terminated; body_len excludes the NUL */
+	char *body; /* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
 };
 

@@ -10,20 +10,20 @@ struct status_info {
 };
 
 static const struct status_info statuses[] = {
-	{200, "OK", NULL},
-	{201, "Created", NULL},
-	{202, "Accepted", NULL},
-	{204, "No Content", NULL},
-	{400, "Bad Request", "bad_request"},
-	{401, "Unauthorized", "authentication_error"},
-	{403, "Forbidden", "resource_forbidden"},
-	{404, "Not Found", "not_found"},
-	{405, "Method Not Allowed", "method_not_allowed"},
-	{413, "Payload Too Large", "request_too_large"},
-	{422, "Unprocessable Entity", "validation_error"},
-	{429, "Too Many Requests", "too_many_requests"},
-	{500, "Internal Server Error", "internal_error"},
-	{503, "Service Unavailable", "service_unavailable"},
+    {200, "OK", NULL},
+    {201, "Created", NULL},
+    {202, "Accepted", NULL},
+    {204, "No Content", NULL},
+    {400, "Bad Request", "bad_request"},
+    {401, "Unauthorized", "authentication_error"},
+    {403, "Forbidden", "resource_forbidden"},
+    {404, "Not Found", "not_found"},
+    {405, "Method Not Allowed", "method_not_allowed"},
+    {413, "Payload Too Large", "request_too_large"},
+    {422, "Unprocessable Entity", "validation_error"},
+    {429, "Too Many Requests", "too_many_requests"},
+    {500, "Internal Server Error", "internal_error"},
+    {503, "Service Unavailable", "service_unavailable"},
 };
 
 static const struct status_info *info(int status)
@@ -70,8 +70,7 @@ void incd_response_error(struct incd_response *r, const struct incd_error *err,
 		incd_response_header(r, "Retry-After", "1");
 }
 
-void incd_response_head(const struct incd_response *r, const char *request_id,
-			struct incd_buf *out)
+void incd_response_head(const struct incd_response *r, const char *request_id, struct incd_buf *out)
 {
 	incd_buf_addf(out, "Status: %d %s\r\n", r->status, incd_status_reason(r->status));
 	if (r->status != 204)

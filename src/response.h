@@ -8,7 +8,7 @@
 
 struct incd_response {
 	int status;
-	struct incd_buf body;    /* owned; JSON text */
+	struct incd_buf body;	 /* owned; JSON text */
 	struct incd_buf headers; /* owned; extra "Name: value\r\n" lines */
 };
 

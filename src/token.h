@@ -8,7 +8,7 @@
 
 #define INCD_TOKEN_PREFIX "inc_"
 #define INCD_TOKEN_LEN (4 + 64) /* "inc_" + 64 lower-case hex digits */
-#define INCD_TOKEN_HASH_LEN 32  /* SHA-256 */
+#define INCD_TOKEN_HASH_LEN 32	/* SHA-256 */
 
 /* Writes a new random token and a NUL to out. Aborts if no randomness. */
 void incd_token_new(char out[INCD_TOKEN_LEN + 1]);

@@ -13,7 +13,9 @@ static struct json_object *parse(const char *s, struct incd_error *err)
 START_TEST(valid_documents)
 {
 	struct incd_error err;
-	struct json_object *o = parse("{\"a\": [1, 2, {\"b\": null}], \"c\": \"\\u00e9\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}\n", &err);
+	struct json_object *o = parse("{\"a\": [1, 2, {\"b\": null}], \"c\": "
+				      "\"\\u00e9\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}\n",
+				      &err);
 	ck_assert_ptr_nonnull(o);
 	json_object_put(o);
 	o = parse("[]", &err);
@@ -25,10 +27,28 @@ END_TEST
 START_TEST(invalid_documents_are_400)
 {
 	const char *bad[] = {
-		"",	    "{",	 "{\"a\":1,}", "{'a':1}", "{\"a\":1} x", "{\"a\":1}{}",
-		"nul", "\"\xff\xfe\"", "{\"a\":\"\xc3\"}", "[NaN]", "[Infinity]", "[1.]", "[01]",
-		"[\"a\tb\"]", "[\"\\x41\"]", "{\"a\" 1}", "[1,]", "{\"a\":1,,}",
-		"[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xe2\x82\"]",
+	    "",
+	    "{",
+	    "{\"a\":1,}",
+	    "{'a':1}",
+	    "{\"a\":1} x",
+	    "{\"a\":1}{}",
+	    "nul",
+	    "\"\xff\xfe\"",
+	    "{\"a\":\"\xc3\"}",
+	    "[NaN]",
+	    "[Infinity]",
+	    "[1.]",
+	    "[01]",
+	    "[\"a\tb\"]",
+	    "[\"\\x41\"]",
+	    "{\"a\" 1}",
+	    "[1,]",
+	    "{\"a\":1,,}",
+	    "[\"\xc0\xaf\"]",
+	    "[\"\xed\xa0\x80\"]",
+	    "[\"\xf4\x90\x80\x80\"]",
+	    "[\"\xe2\x82\"]",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct incd_error err;
@@ -55,9 +75,10 @@ END_TEST
 START_TEST(string_getter)
 {
 	struct incd_error err;
-	struct json_object *o = parse("{\"name\":\"héllo\",\"n\":5,\"z\":null,\"nul\":\"a\\u0000b\","
-				      "\"empty\":\"\"}",
-				      &err);
+	struct json_object *o =
+	    parse("{\"name\":\"héllo\",\"n\":5,\"z\":null,\"nul\":\"a\\u0000b\","
+		  "\"empty\":\"\"}",
+		  &err);
 	const char *s;
 	ck_assert(incd_jv_string(o, "", "name", true, 1, 5, &s, &err));
 	ck_assert_str_eq(s, "héllo");
@@ -83,7 +104,8 @@ START_TEST(enum_array_object)
 {
 	static const char *const vis[] = {"public", "private", NULL};
 	struct incd_error err;
-	struct json_object *o = parse("{\"v\":\"secret\",\"w\":\"private\",\"a\":{},\"b\":[]}", &err);
+	struct json_object *o =
+	    parse("{\"v\":\"secret\",\"w\":\"private\",\"a\":{},\"b\":[]}", &err);
 	const char *s;
 	struct json_object *x;
 	ck_assert(incd_jv_enum(o, "", "w", true, vis, &s, &err));

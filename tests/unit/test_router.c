@@ -11,12 +11,12 @@ static bool h(struct incd_ctx *ctx)
 }
 
 static const struct incd_route table[] = {
-	{INCD_GET, "/healthz", h, 0},
-	{INCD_GET, "/v1/incidents", h, 1},
-	{INCD_POST, "/v1/incidents", h, 2},
-	{INCD_GET, "/v1/incidents/{id}", h, 1},
-	{INCD_DELETE, "/v1/severities/{id}", h, 4},
-	{INCD_PUT, "/v1/severities/{id}", h, 4},
+    {INCD_GET, "/healthz", h, 0},
+    {INCD_GET, "/v1/incidents", h, 1},
+    {INCD_POST, "/v1/incidents", h, 2},
+    {INCD_GET, "/v1/incidents/{id}", h, 1},
+    {INCD_DELETE, "/v1/severities/{id}", h, 4},
+    {INCD_PUT, "/v1/severities/{id}", h, 4},
 };
 #define N (sizeof table / sizeof table[0])
 
@@ -34,9 +34,9 @@ END_TEST
 START_TEST(param_segment)
 {
 	struct incd_route_match m;
-	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/v1/incidents/01FDAG4SAP5TYPT98WGR2N7W91",
-				    &m),
-			 INCD_ROUTE_FOUND);
+	ck_assert_int_eq(
+	    incd_route(table, N, INCD_GET, "/v1/incidents/01FDAG4SAP5TYPT98WGR2N7W91", &m),
+	    INCD_ROUTE_FOUND);
 	ck_assert_ptr_eq(m.route, &table[3]);
 	ck_assert_str_eq(m.param, "01FDAG4SAP5TYPT98WGR2N7W91");
 }
