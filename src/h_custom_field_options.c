@@ -2,7 +2,6 @@
  * show, update, delete (docs/CONFIG.md). */
 #include "handlers.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -40,17 +39,41 @@ static const struct incd_field_spec update_fields[] = {
     {"sort_key", INCD_F_INT, true, INCD_H_INT64_MIN, INCD_H_INT64_MAX, NULL},
 };
 
+/* Unicode White_Space: what Go's unicode.IsSpace (and so incident.io's
+ * own trimming) counts as whitespace. */
+static bool is_space(uint32_t c)
+{
+	return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+	       (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+	       c == 0x205F || c == 0x3000;
+}
+
+/* The code point of the well-formed UTF-8 sequence at p. */
+static uint32_t code_point(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return p[0];
+	int more = p[0] >= 0xF0 ? 3 : p[0] >= 0xE0 ? 2 : 1;
+	uint32_t c = p[0] & (0x3Fu >> more);
+	for (int i = 1; i <= more; i++)
+		c = (c << 6) | (p[i] & 0x3Fu);
+	return c;
+}
+
 /* The spec: values must not start or end with whitespace, or contain tabs
- * or newlines. The field specs made value a non-empty string. */
+ * or newlines. The field specs made value a non-empty string (valid UTF-8,
+ * as the whole body is). */
 static bool check_value(struct json_object *payload, struct incd_error *err)
 {
 	struct json_object *v;
 	if (!json_object_object_get_ex(payload, "value", &v))
 		return true;
-	const char *s = json_object_get_string(v);
-	size_t n = strlen(s);
-	if (n > 0 && strpbrk(s, "\t\n\r") == NULL && !isspace((unsigned char)s[0]) &&
-	    !isspace((unsigned char)s[n - 1]))
+	const unsigned char *s = (const unsigned char *)json_object_get_string(v);
+	const unsigned char *last = s + strlen((const char *)s) - 1;
+	while (last > s && (*last & 0xC0) == 0x80)
+		last--;
+	if (strpbrk((const char *)s, "\t\n\r") == NULL && !is_space(code_point(s)) &&
+	    !is_space(code_point(last)))
 		return true;
 	return incd_fail(err, 422, "invalid_value", "value",
 			 "value must not start or end with whitespace, or contain tabs or "
