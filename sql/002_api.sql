@@ -207,7 +207,7 @@ begin
         join users u on u.organisation_id = a.organisation_id and u.id = a.user_id
         where a.incident_id = any (p_ids) and a.organisation_id = p_org
         group by a.incident_id
-    ), fields as (
+    ), fields as materialized (
         -- CustomFieldTypeInfoV1 of each field an incident uses, with the
         -- options the field had when the incident was created: deleting
         -- (archiving) or adding an option later leaves past incidents

@@ -20,7 +20,7 @@ struct incd_ctx {
 	struct incd_response *resp;
 	struct incd_db *db;
 	const struct incd_identity *who; /* NULL on unauthenticated routes */
-	const char *param;               /* the route's {id} segment, "" if none */
+	const char *param;		 /* the route's {id} segment, "" if none */
 	struct incd_error *err;
 };
 

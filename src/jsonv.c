@@ -66,39 +66,6 @@ static bool scan_number(struct scan *s)
 	return true;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing past U+10FFFF), or 0. json-c's own check lets
- * overlong and surrogate forms through, and PostgreSQL then refuses them. */
-static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-	size_t n;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		if (c == 0xF4)
-			hi = 0x8F;
-	} else
-		return 0;
-	if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return 0;
-	return n;
-}
-
 static bool scan_string(struct scan *s)
 {
 	if (s->p >= s->end || *s->p != '"')
@@ -112,8 +79,8 @@ static bool scan_string(struct scan *s)
 		if (c < 0x20)
 			return false;
 		if (c >= 0x80) {
-			size_t n =
-			    utf8_seq((const unsigned char *)s->p, (const unsigned char *)s->end);
+			size_t n = incd_utf8_seq((const unsigned char *)s->p,
+						 (const unsigned char *)s->end);
 			if (n == 0)
 				return false;
 			s->p += n - 1;

@@ -93,7 +93,8 @@ static bool percent_decode(const char *src, size_t n, char *dst, size_t cap, boo
 			dst[o++] = c;
 	}
 	dst[o] = '\0';
-	return true;
+	/* Decoded text reaches SQL parameters, which must be UTF-8. */
+	return incd_utf8_valid(dst, o);
 }
 
 bool incd_parse_uri_path(const char *uri, char **path_out)

@@ -51,13 +51,13 @@ enum incd_length_result incd_parse_content_length(const char *s, size_t max, siz
 
 /* Splits a REQUEST_URI into a percent-decoded path (owned, free()) and
  * reports where its query starts. False for a path that decodes to a NUL
- * byte or has a broken escape. */
+ * byte or invalid UTF-8, or has a broken escape. */
 bool incd_parse_uri_path(const char *uri, char **path_out) INCD_MUST_CHECK;
 
 /* Iterates name=value pairs of a query string. *cursor starts at the query;
  * each call decodes the next pair into name/value (owned by the caller via
  * the given buffers, truncated at cap-1). Returns false when no pair is left.
- * *bad is set when a pair contained a broken escape or a NUL. */
+ * *bad is set when a pair contained a broken escape, a NUL or invalid UTF-8. */
 bool incd_query_next(const char **cursor, char *name, size_t name_cap, char *value,
 		     size_t value_cap, bool *bad);
 

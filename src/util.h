@@ -37,6 +37,13 @@ void incd_buf_add_json_string(struct incd_buf *b, const char *s);
 void incd_buf_reset(struct incd_buf *b);
 void incd_buf_free(struct incd_buf *b);
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), or 0; p < end. */
+size_t incd_utf8_seq(const unsigned char *p, const unsigned char *end);
+
+/* True when the len bytes at s are well-formed UTF-8. */
+bool incd_utf8_valid(const char *s, size_t len);
+
 /* Number of code points in a valid UTF-8 string of len bytes. */
 size_t incd_utf8_len(const char *s, size_t len);
 

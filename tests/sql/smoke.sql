@@ -243,7 +243,8 @@ update custom_field_options set archived_at = now() where id = '01H0000000000000
 select pg_temp.check(
     (s::jsonb -> 'incident' -> 'severity' ->> 'name') = 'Major'
     and jsonb_path_query_array(s::jsonb, '$.incident.custom_field_entries[2].values[*].value_option.value') = '["Product"]'
-    and jsonb_path_query_array(s::jsonb, '$.incident.custom_field_entries[2].custom_field.options[*].value') = '["Platform"]',
+    -- the field keeps the options it had when the incident was created
+    and jsonb_path_query_array(s::jsonb, '$.incident.custom_field_entries[2].custom_field.options[*].value') = '["Platform", "Product"]',
     'archived rows still render')
 from full_inc, api.incident_show('01H0000000000000000000RGA1', full_inc.inc ->> 'id', true) s;
 update severities set archived_at = null where id = '01H0000000000000000000SEV2';

@@ -35,6 +35,10 @@ START_TEST(uri_path)
 	ck_assert(!incd_parse_uri_path("/v1/%00", &p));
 	ck_assert(!incd_parse_uri_path("/v1/%4", &p));
 	ck_assert(!incd_parse_uri_path("/v1/%zz", &p));
+	ck_assert(!incd_parse_uri_path("/v1/incidents/%FF", &p));
+	ck_assert(incd_parse_uri_path("/v1/%C3%A9", &p));
+	ck_assert_str_eq(p, "/v1/\xc3\xa9");
+	free(p);
 }
 END_TEST
 
@@ -61,6 +65,9 @@ START_TEST(query_pairs)
 
 	const char *broken = "after=%0";
 	ck_assert(incd_query_next(&broken, name, sizeof name, value, sizeof value, &bad));
+	ck_assert(bad);
+	const char *latin1 = "after=%E9";
+	ck_assert(incd_query_next(&latin1, name, sizeof name, value, sizeof value, &bad));
 	ck_assert(bad);
 	const char *nul = "after=a%00b";
 	ck_assert(incd_query_next(&nul, name, sizeof name, value, sizeof value, &bad));
