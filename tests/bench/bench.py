@@ -1,0 +1,777 @@
+#!/usr/bin/python3
+"""Measurement helpers of tests/bench/run.sh.
+
+  run-wrk     runs wrk, reads the BENCH_JSON line of the Lua done() hook
+  run-pgbench runs pgbench, reads its summary and per-transaction logs
+  rss         VmRSS / RssAnon of the children of a master process
+  cgi         turns a curl capture (headers + body) into the bytes a
+              FastCGI responder writes (for tests/bench/fcgi_static)
+  report      the Markdown report from every result file
+
+run-wrk and run-pgbench also account CPU time: the utime+stime (and the
+cutime+cstime of children already reaped) of whole process trees read from
+/proc/PID/stat before and after the run, per named group (--group
+incidentd=PID: that pid and all its descendants), the client's own CPU
+time (getrusage of the child), and the machine's busy time from /proc/stat,
+so the CPU used by processes outside the benchmark is visible too.
+Everything is written as JSON for the report.
+"""
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------ /proc
+
+
+def _stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    rest = s[s.rindex(")") + 2:].split()
+    # rest[0] is field 3 (state); utime is field 14, so rest[11].
+    return int(rest[1]), sum(int(x) for x in rest[11:15])
+
+
+def _procs():
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                out[int(d)] = _stat(d)
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def tree_ticks(procs, root):
+    """CPU ticks of root and its descendants, reaped children included."""
+    kids = {}
+    for pid, (ppid, _) in procs.items():
+        kids.setdefault(ppid, []).append(pid)
+    total, n, todo = 0, 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid not in procs:
+            continue
+        total += procs[pid][1]
+        n += 1
+        todo.extend(kids.get(pid, []))
+    return total, n
+
+
+def machine_busy():
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as f:
+        vals = [int(x) for x in f.readline().split()[1:]]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    total = sum(vals[:8])
+    return total - idle, total
+
+
+def snapshot(groups):
+    procs = _procs()
+    snap = {}
+    for name, pid in groups.items():
+        ticks, n = tree_ticks(procs, pid)
+        snap[name] = {"ticks": ticks, "procs": n}
+    snap["_machine"] = machine_busy()
+    snap["_time"] = time.monotonic()
+    return snap
+
+
+def cpu_delta(before, after, groups, requests, client_s):
+    """CPU per request (µs) of each group, the client and everything else."""
+    res = {}
+    ours = 0.0
+    for name in groups:
+        sec = (after[name]["ticks"] - before[name]["ticks"]) / CLK_TCK
+        ours += sec
+        res[name] = sec
+    res["client"] = client_s
+    ours += client_s
+    busy = (after["_machine"][0] - before["_machine"][0]) / CLK_TCK
+    res["machine_busy"] = busy
+    res["other"] = max(0.0, busy - ours)
+    wall = after["_time"] - before["_time"]
+    per_req = {k: (v * 1e6 / requests if requests else None) for k, v in res.items()}
+    return {
+        "seconds": res,
+        "us_per_request": per_req,
+        "wall_s": wall,
+        "cores_busy": busy / wall if wall > 0 else None,
+        "procs": {name: after[name]["procs"] for name in groups},
+    }
+
+
+def parse_groups(items):
+    groups = {}
+    for item in items or []:
+        name, _, pid = item.partition("=")
+        groups[name] = int(pid)
+    return groups
+
+
+def run_client(cmd, env=None):
+    """Runs cmd; returns (rc, stdout, stderr, cpu seconds of the child)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return p.returncode, p.stdout, p.stderr, cpu
+
+
+def write_json(path, obj):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- run-wrk
+
+
+def cmd_run_wrk(a):
+    groups = parse_groups(a.group)
+    before = snapshot(groups)
+    rc, out, err, client_s = run_client(a.cmd)
+    after = snapshot(groups)
+    res = {"kind": "wrk", "label": a.label, "cmd": a.cmd, "rc": rc, "ok": False}
+    m = re.search(r"^BENCH_JSON (\{.*\})$", out, re.M)
+    if rc != 0 or not m:
+        res["error"] = f"wrk exit {rc}: {err.strip()[-500:] or out.strip()[-500:]}"
+    else:
+        w = json.loads(m.group(1))
+        reqs = w["requests"]
+        dur = w["duration_us"] / 1e6
+        errors = sum(w[k] for k in ("err_connect", "err_read", "err_write", "err_status",
+                                    "err_timeout"))
+        res.update({
+            "ok": True,
+            "requests": reqs,
+            "duration_s": dur,
+            "rps": reqs / dur if dur > 0 else 0.0,
+            "p50_ms": w["p50_us"] / 1000.0,
+            "p90_ms": w["p90_us"] / 1000.0,
+            "p99_ms": w["p99_us"] / 1000.0,
+            "p999_ms": w["p999_us"] / 1000.0,
+            "mean_ms": w["lat_mean_us"] / 1000.0,
+            "max_ms": w["lat_max_us"] / 1000.0,
+            "bytes": w["bytes"],
+            "errors": errors,
+            "non2xx": w["err_status"],
+            "error_detail": {k[4:]: w[k] for k in w if k.startswith("err_")},
+            "cpu": cpu_delta(before, after, groups, reqs, client_s),
+        })
+    res["stdout_tail"] = out[-2000:]
+    write_json(a.out, res)
+    if not res["ok"]:
+        print(f"bench: {a.label}: {res['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ------------------------------------------------------------ run-pgbench
+
+
+def percentile(sorted_vals, p):
+    if not sorted_vals:
+        return None
+    k = (len(sorted_vals) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(sorted_vals) - 1)
+    return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (k - lo)
+
+
+def cmd_run_pgbench(a):
+    groups = parse_groups(a.group)
+    for f in glob.glob(a.log_prefix + ".*"):
+        os.unlink(f)
+    before = snapshot(groups)
+    rc, out, err, client_s = run_client(a.cmd)
+    after = snapshot(groups)
+    res = {"kind": "pgbench", "label": a.label, "cmd": a.cmd, "rc": rc, "ok": False}
+    tps = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", out, re.M)
+    done = re.search(r"^number of transactions actually processed: (\d+)", out, re.M)
+    failed = re.search(r"^number of failed transactions: (\d+)", out, re.M)
+    lats = []
+    for f in glob.glob(a.log_prefix + ".*"):
+        with open(f) as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2].isdigit():
+                    lats.append(int(parts[2]))
+        os.unlink(f)
+    lats.sort()
+    aborted = "aborted" in err or "aborted" in out
+    if rc != 0 or not tps or not done:
+        res["error"] = f"pgbench exit {rc}: {err.strip()[-800:]}"
+    else:
+        n = int(done.group(1))
+        nfail = int(failed.group(1)) if failed else 0
+        res.update({
+            "ok": True,
+            "requests": n,
+            "rps": float(tps.group(1)),
+            "p50_ms": percentile(lats, 50) / 1000.0 if lats else None,
+            "p90_ms": percentile(lats, 90) / 1000.0 if lats else None,
+            "p99_ms": percentile(lats, 99) / 1000.0 if lats else None,
+            "mean_ms": sum(lats) / len(lats) / 1000.0 if lats else None,
+            "logged": len(lats),
+            "errors": nfail + (1 if aborted else 0),
+            "non2xx": 0,
+            "cpu": cpu_delta(before, after, groups, n, client_s),
+        })
+    res["stdout_tail"] = out[-1500:]
+    res["stderr_tail"] = err[-1500:]
+    write_json(a.out, res)
+    if not res["ok"]:
+        print(f"bench: {a.label}: {res['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -------------------------------------------------------------------- rss
+
+
+def rss_of_children(master):
+    procs = _procs()
+    out = []
+    for pid, (ppid, _) in sorted(procs.items()):
+        if ppid != master:
+            continue
+        vals = {}
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    if k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM"):
+                        vals[k] = int(v.split()[0])
+        except OSError:
+            continue
+        vals["pid"] = pid
+        out.append(vals)
+    return out
+
+
+def cmd_rss(a):
+    print(json.dumps(rss_of_children(a.master)))
+    return 0
+
+
+# -------------------------------------------------------------------- cgi
+
+
+def cmd_cgi(a):
+    """HTTP response headers (curl -D) + body -> CGI response bytes.
+
+    The status line becomes "Status: ...", and the headers nginx adds itself
+    (Server, Date, Connection, Transfer-Encoding, Content-Length,
+    Keep-Alive) are dropped: what is left is what incidentd sent."""
+    with open(a.headers, "rb") as f:
+        raw = f.read().decode("latin-1")
+    blocks = [b for b in re.split(r"\r?\n\r?\n", raw) if b.strip()]
+    lines = blocks[-1].splitlines()
+    status = lines[0].split(" ", 1)[1].strip()
+    skip = {"server", "date", "connection", "transfer-encoding", "content-length", "keep-alive"}
+    head = [f"Status: {status}"]
+    for line in lines[1:]:
+        name = line.split(":", 1)[0].strip().lower()
+        if name and name not in skip:
+            head.append(line.rstrip("\r"))
+    with open(a.body, "rb") as f:
+        body = f.read()
+    with open(a.out, "wb") as f:
+        f.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        f.write(body)
+    return 0
+
+
+# ----------------------------------------------------------------- report
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def fnum(v, digits=0):
+    if v is None:
+        return "–"
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def fms(v):
+    if v is None:
+        return "–"
+    if v < 10:
+        return f"{v:.2f}"
+    return f"{v:.1f}"
+
+
+def fratio(v):
+    return "–" if v is None else f"{v:.2f}"
+
+
+def ceiling(h, d):
+    if not h or not d:
+        return None
+    return 1.0 / (1.0 / h + 1.0 / d)
+
+
+def noise(*runs_and_ncpu):
+    """The largest share of the machine's CPU that processes outside the
+    benchmark used during any of the runs (the last argument: cores)."""
+    *runs, ncpu = runs_and_ncpu
+    worst = None
+    for r in runs:
+        if not r or not r.get("ok"):
+            continue
+        cpu = r["cpu"]
+        share = cpu["seconds"]["other"] / (cpu["wall_s"] * ncpu) if cpu["wall_s"] else None
+        if share is not None and (worst is None or share > worst):
+            worst = share
+    return "–" if worst is None else f"{worst * 100:.0f} %"
+
+
+def mark(ok):
+    if ok is None:
+        return "n/a"
+    return "PASS" if ok else "**FAIL**"
+
+
+SCEN_TITLES = {
+    "show": "show `GET /v1/incidents/{id}`",
+    "list_first": "list, first page `?page_size=25`",
+    "list_deep": "list, deep page `?page_size=25&after=…`",
+    "list_status": "list, status filter `?page_size=25&status=…`",
+    "create": "create `POST /v1/incidents` (new key)",
+    "replay": "create replay (existing key)",
+}
+TARGET_SCENS = ("show", "list_first", "list_deep", "list_status", "create", "replay")
+
+
+def explain_summary(path):
+    """The nested statements of each call in an explain file (explain.sql):
+    [(call, [(duration ms, query, plan root, buffers)])]."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return [], ""
+    calls = []
+    for m in re.finditer(r"#### (\w+)\n(.*?)#### end", text, re.S):
+        name, body = m.group(1), m.group(2)
+        stmts = []
+        for block in re.split(r"(?m)^(?:psql:[^\n]*?)?NOTICE:\s+", body):
+            dm = re.match(r"duration: ([0-9.]+) ms\s+plan:\s*\n", block)
+            if not dm:
+                continue
+            rest = block[dm.end():]
+            # The query text may span lines; the plan starts at the first
+            # unindented line that names a plan node.
+            pm = re.search(r"(?m)^\S[^\n]*\(cost=", rest)
+            query = rest[:pm.start()] if pm else rest
+            plan = rest[pm.start():] if pm else ""
+            query = re.sub(r"^Query Text:\s*", "", query.strip())
+            query = re.sub(r"--[^\n]*", "", query)
+            plan_lines = [ln for ln in plan.splitlines() if ln.strip()]
+            root = plan_lines[0].strip() if plan_lines else ""
+            buf = next((ln.strip() for ln in plan_lines if "Buffers:" in ln), "")
+            q = " ".join(query.split())
+            stmts.append((float(dm.group(1)), q, root, buf))
+        calls.append((name, stmts))
+    return calls, text
+
+
+def cmd_report(a):
+    meta = load(a.meta) or {}
+    rdir = a.results
+    lines = []
+    w = lines.append
+    levels = meta.get("levels", [])
+    workers = meta.get("workers")
+
+    w("# incidentd benchmarks")
+    w("")
+    w(f"Generated by `{meta.get('command', 'tests/bench/run.sh')}` on {meta.get('date', '?')} "
+      f"(commit `{meta.get('commit', '?')}`). How to run it and how to read it: "
+      "[docs/BENCHMARKS-HOWTO.md](docs/BENCHMARKS-HOWTO.md).")
+    w("")
+    w("| machine | |")
+    w("|---|---|")
+    w(f"| CPU | {meta.get('cpu_model', '?')} |")
+    w(f"| cores (nproc) | {meta.get('nproc', '?')} |")
+    w(f"| memory | {meta.get('mem', '?')} |")
+    w(f"| kernel | {meta.get('kernel', '?')} |")
+    w(f"| load average at start / end | {meta.get('load_start', '?')} / {meta.get('load_end', '?')} |")
+    w(f"| software | {meta.get('software', '?')} |")
+    w(f"| PostgreSQL settings | {meta.get('pg_settings', '?')} |")
+    w(f"| incidentd | {workers} workers (`--workers`), nginx {meta.get('nginx_workers', 1)} worker, "
+      f"upstream `keepalive {meta.get('keepalive_text', '?')}`, `fastcgi_keep_conn on`, unix socket |")
+    w(f"| data | organisation with {fnum(meta.get('incidents'))} incidents "
+      f"({fnum(meta.get('assignments'))} role assignments, {fnum(meta.get('cf_values'))} custom field values), "
+      f"{meta.get('config_desc', '')}; bulk load took {fnum(meta.get('load_s'), 1)} s |")
+    w(f"| runs | {meta.get('duration')} s per point (wrk -t{meta.get('wrk_threads', 2)}, pgbench -j 2 -M prepared), "
+      f"concurrency {', '.join(str(c) for c in levels)}; total benchmark time {fnum(meta.get('total_s'))} s |")
+    w("")
+    if meta.get("noisy_note"):
+        w(f"> {meta['noisy_note']}")
+        w("")
+
+    targets = []
+    any_errors = 0
+    # ------------------------------------------------------------ matrix
+    w("## Throughput against the ceilings")
+    w("")
+    w("incidentd = wrk through nginx to incidentd. **H** = the same wrk script, same nginx "
+      "config and worker count, in front of `tests/bench/fcgi_static` (libfcgi, replays the "
+      "endpoint's captured response bytes, no database). **D** = pgbench -M prepared running "
+      "the endpoint's exact statement with the same parameters (at the same client count; "
+      "where that exceeds the worker count, also at the worker count, and the better is used). "
+      "**C** = 1 / (1/H + 1/D): what the stack would do if incidentd's own code cost nothing. "
+      "Latencies in ms. *noise*: the largest share of the machine's CPU used by processes "
+      "outside the benchmark during the point's three runs (other users of a shared machine, "
+      "kernel threads such as the file system journal).")
+    w("")
+    ncpu = meta.get("nproc") or os.cpu_count()
+    for lvl in levels:
+        w(f"### {lvl} concurrent connections")
+        w("")
+        w("| endpoint | incidentd req/s | p50 | p99 | H req/s | H p50 | D tps | D p50 | C | ÷C | ÷H | ÷D | errors | noise |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for s in TARGET_SCENS:
+            i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
+            h = load(f"{rdir}/c{lvl}/{s}.http.json")
+            d = load(f"{rdir}/c{lvl}/{s}.db.json")
+            dw = load(f"{rdir}/c{lvl}/{s}.db_w.json")
+            if i is None:
+                continue
+            dd = d
+            if dw and dw.get("ok") and (not d or not d.get("ok") or dw["rps"] > d["rps"]):
+                dd = dw
+            hr = h["rps"] if h and h.get("ok") else None
+            dr = dd["rps"] if dd and dd.get("ok") else None
+            c = ceiling(hr, dr)
+            ir = i["rps"] if i.get("ok") else None
+            errs = sum((x or {}).get("errors", 0) or 0 for x in (i, h, d, dw))
+            errs += sum(1 for x in (i, h, d, dw) if x is not None and not x.get("ok"))
+            any_errors += errs
+            dnote = ""
+            if dd is dw and dw is not None:
+                dnote = f" (c={workers})"
+            w(f"| {SCEN_TITLES[s]} | {fnum(ir)} | {fms(i.get('p50_ms'))} | {fms(i.get('p99_ms'))} "
+              f"| {fnum(hr)} | {fms(h.get('p50_ms') if h else None)} "
+              f"| {fnum(dr)}{dnote} | {fms(dd.get('p50_ms') if dd else None)} "
+              f"| {fnum(c)} | {fratio(ir / c if ir and c else None)} "
+              f"| {fratio(ir / hr if ir and hr else None)} | {fratio(ir / dr if ir and dr else None)} | {errs} "
+              f"| {noise(i, h, dd, ncpu)} |")
+            targets.append((f"{s} ≥ 0.8 × C at {lvl} connections",
+                            (ir / c >= 0.8) if ir and c else None,
+                            f"{fratio(ir / c if ir and c else None)} × C"))
+        w("")
+
+    # ----------------------------------------------------------- replay
+    if levels:
+        lvl = levels[0]
+        sh = load(f"{rdir}/c{lvl}/show.incidentd.json")
+        rp = load(f"{rdir}/c{lvl}/replay.incidentd.json")
+        if sh and rp and sh.get("ok") and rp.get("ok"):
+            ratio = rp["rps"] / sh["rps"]
+            targets.append((f"replay costs no more than a show ({lvl} connections; req/s within 10 %)",
+                            ratio >= 0.9,
+                            f"replay {fnum(rp['rps'])} req/s, p50 {fms(rp['p50_ms'])} ms vs show "
+                            f"{fnum(sh['rps'])} req/s, p50 {fms(sh['p50_ms'])} ms"))
+
+    # --------------------------------------------------------------- CPU
+    w("## Where the time goes: CPU per request (µs)")
+    w("")
+    w("CPU time (utime+stime from `/proc/PID/stat`, whole process trees, reaped children "
+      "included) during each run, divided by the requests it completed. *client* is wrk or "
+      "pgbench itself; *other* is the machine's busy time not spent by any of these "
+      "(other users of the machine: noise).")
+    w("")
+    for lvl in levels:
+        w(f"### {lvl} concurrent connections")
+        w("")
+        w("| endpoint | incidentd | nginx | PostgreSQL | wrk | other | H: responder | H: nginx | D: PostgreSQL | D: pgbench | cores busy (incidentd run) |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for s in TARGET_SCENS:
+            i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
+            h = load(f"{rdir}/c{lvl}/{s}.http.json")
+            d = load(f"{rdir}/c{lvl}/{s}.db.json")
+            if not i or not i.get("ok"):
+                continue
+            u = i["cpu"]["us_per_request"]
+            hu = h["cpu"]["us_per_request"] if h and h.get("ok") else {}
+            du = d["cpu"]["us_per_request"] if d and d.get("ok") else {}
+            w(f"| {s} | {fnum(u.get('incidentd'))} | {fnum(u.get('nginx'))} | {fnum(u.get('postgres'))} "
+              f"| {fnum(u.get('client'))} | {fnum(u.get('other'))} "
+              f"| {fnum(hu.get('responder'))} | {fnum(hu.get('nginx'))} "
+              f"| {fnum(du.get('postgres'))} | {fnum(du.get('client'))} "
+              f"| {fratio(i['cpu'].get('cores_busy'))} |")
+        w("")
+
+    # --------------------------------------------------------------- RSS
+    rss = load(f"{rdir}/rss.json")
+    if rss:
+        w("## incidentd worker memory")
+        w("")
+        samples = rss.get("samples", [])
+        mid = next((smp for smp in samples if smp["requests"] >= rss.get("requests", 0) / 2), None)
+        w(f"{fnum(rss.get('requests'))} requests (mixed, per 16: 12 shows, 1 list page — first, deep "
+          f"and status filter in turn —, 1 create, 2 replays) at {rss.get('connections')} connections, "
+          f"{rss.get('errors', 0)} errors, after a warm-up of {fnum(rss.get('warmup_requests'))}. "
+          "VmRSS / RssAnon of each worker (KiB) from `/proc/PID/status`: *fresh* just after "
+          "start, *before* after the warm-up, *mid* after half the requests, *after* at the end. "
+          "A leak grows in both halves; a one-time step (malloc raising its mmap threshold "
+          "after the first large response, a buffer reaching its working size) does not recur.")
+        w("")
+        w("| worker | requests served | VmRSS fresh | before | mid | after | growth | 2nd half | RssAnon before | RssAnon after |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        fresh = {x["pid"]: x for x in rss.get("fresh", [])}
+        before = {x["pid"]: x for x in rss.get("before", [])}
+        after = {x["pid"]: x for x in rss.get("after", [])}
+        midv = {x["pid"]: x for x in (mid or {}).get("rss", [])}
+        served = rss.get("served", {})
+        max_rss, max_growth, max_second = 0, 0, 0
+        for pid in sorted(after):
+            b, af, fr, md = before.get(pid, {}), after[pid], fresh.get(pid, {}), midv.get(pid, {})
+            growth = af.get("VmRSS", 0) - b.get("VmRSS", 0) if b else None
+            second = af.get("VmRSS", 0) - md.get("VmRSS", 0) if md else None
+            max_rss = max(max_rss, af.get("VmRSS", 0))
+            if growth is not None:
+                max_growth = max(max_growth, growth)
+            if second is not None:
+                max_second = max(max_second, second)
+            w(f"| {pid} | {fnum(served.get(str(pid)))} | {fnum(fr.get('VmRSS'))} | {fnum(b.get('VmRSS'))} "
+              f"| {fnum(md.get('VmRSS'))} | {fnum(af.get('VmRSS'))} | {fnum(growth)} | {fnum(second)} "
+              f"| {fnum(b.get('RssAnon'))} | {fnum(af.get('RssAnon'))} |")
+        w("")
+        missing = set(before) - set(after)
+        if missing:
+            w(f"Workers gone during the run (replaced?): {sorted(missing)}")
+            w("")
+        any_errors += rss.get("errors", 0)
+        targets.append(("worker RSS ≤ 16 MiB each", max_rss <= 16384 if after else None,
+                        f"max {fnum(max_rss)} KiB"))
+        targets.append((f"no RSS growth over {fnum(rss.get('requests'))} requests "
+                        "(none in the second half; at most a one-time 256 KiB step)",
+                        (max_second == 0 and max_growth <= 256 and not missing
+                         and rss.get("requests", 0) >= rss.get("target", 0)) if after else None,
+                        f"max growth {fnum(max_growth)} KiB, second half {fnum(max_second)} KiB"))
+
+    # ------------------------------------------------------------- sweep
+    sweep = load(f"{rdir}/sweep/index.json")
+    if sweep:
+        w("## Worker count and upstream keepalive sweep")
+        w("")
+        w(f"incidentd `--workers` × nginx upstream `keepalive` (1 nginx worker, "
+          f"`fastcgi_keep_conn on`; *off* = no keepalive directive: a new FastCGI connection per "
+          f"request), {sweep.get('connections')} wrk connections, {sweep.get('duration')} s per point.")
+        w("")
+        w("| workers | keepalive | show req/s | show p50 | show p99 | list req/s | list p50 | list p99 | errors |")
+        w("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        best = None
+        for pt in sweep.get("points", []):
+            sh = load(f"{rdir}/sweep/{pt['tag']}.show.json") or {}
+            li = load(f"{rdir}/sweep/{pt['tag']}.list_first.json") or {}
+            errs = (sh.get("errors", 0) or 0) + (li.get("errors", 0) or 0)
+            errs += sum(1 for x in (sh, li) if not x.get("ok"))
+            any_errors += errs
+            w(f"| {pt['workers']} | {pt['keepalive']} | {fnum(sh.get('rps'))} | {fms(sh.get('p50_ms'))} "
+              f"| {fms(sh.get('p99_ms'))} | {fnum(li.get('rps'))} | {fms(li.get('p50_ms'))} "
+              f"| {fms(li.get('p99_ms'))} | {errs} |")
+            if errs == 0 and sh.get("ok") and li.get("ok"):
+                score = (sh["rps"] * li["rps"]) ** 0.5
+                if best is None or score > best[0]:
+                    best = (score, pt, sh, li)
+        w("")
+        if best:
+            pt = best[1]
+            w(f"Best here (geometric mean of show and list req/s, no errors): **{pt['workers']} workers, "
+              f"keepalive {pt['keepalive']}**. Every kept FastCGI connection pins one incidentd worker "
+              "(libfcgi serves one connection at a time), so keepalive × nginx worker_processes must "
+              "stay below --workers or new connections starve in the listen backlog; the sweep only "
+              "tries settings that satisfy that.")
+            w("")
+
+    # ------------------------------------------------------------- scale
+    scale = load(f"{rdir}/scale/index.json")
+    if scale:
+        w("## Scale: the same endpoints in a small and a large organisation")
+        w("")
+        w(f"Both organisations live in the same database; runs back to back at "
+          f"{scale.get('connections')} connections, {scale.get('duration')} s each.")
+        w("")
+        w("| organisation | incidents | endpoint | req/s | p50 | p99 | errors |")
+        w("|---|---:|---|---:|---:|---:|---:|")
+        p50 = {}
+        for row in scale.get("rows", []):
+            r = load(f"{rdir}/scale/{row['tag']}.json") or {}
+            any_errors += (r.get("errors", 0) or 0) + (0 if r.get("ok") else 1)
+            p50[(row["org"], row["scenario"])] = r.get("p50_ms")
+            w(f"| {row['org']} | {fnum(row.get('incidents'))} | {row['scenario']} | {fnum(r.get('rps'))} "
+              f"| {fms(r.get('p50_ms'))} | {fms(r.get('p99_ms'))} | {r.get('errors', '–')} |")
+        w("")
+        big, small = p50.get(("large", "list_first")), p50.get(("small", "list_first"))
+        if big and small:
+            w(f"List first page p50: {fms(big)} ms at {fnum(scale.get('large_incidents'))} incidents vs "
+              f"{fms(small)} ms at {fnum(scale.get('small_incidents'))}: ratio **{big / small:.2f}**.")
+            w("")
+            targets.append((f"list first-page p50 at {fnum(scale.get('large_incidents'))} ≤ 1.5 × p50 at "
+                            f"{fnum(scale.get('small_incidents'))}", big / small <= 1.5,
+                            f"{big / small:.2f}×"))
+
+    # ----------------------------------------------------------- checks
+    checks = {}
+    for f in sorted(glob.glob(f"{rdir}/checks/*.json")):
+        checks[os.path.basename(f)[:-5]] = load(f)
+    totals = checks.get("totals")
+    if totals:
+        w("## total_record_count")
+        w("")
+        w("`pagination_meta.total_record_count` of the API (after every run, creates included) "
+          "against `count(*)` of the incidents the key can see with the same filter.")
+        w("")
+        w("| organisation | filter | API | count(*) |")
+        w("|---|---|---:|---:|")
+        for row in totals:
+            w(f"| {row['org']} | {row['filter']} | {fnum(row.get('api_total'))} | {fnum(row.get('sql_count'))} |")
+        w("")
+        exact = all(row.get("api_total") == row.get("sql_count") for row in totals)
+        targets.append(("total_record_count exact", exact,
+                        "API totals equal count(*)" if exact else "**mismatch**"))
+    if not scale:
+        targets.append(("list first-page p50 at 1 000 000 ≤ 1.5 × p50 at 10 000", None,
+                        "run with --million"))
+    dur = checks.get("durability")
+    if dur:
+        targets.append(("creates durable (synchronous_commit, fsync on)",
+                        dur.get("synchronous_commit") == "on" and dur.get("fsync") == "on",
+                        f"synchronous_commit={dur.get('synchronous_commit')}, fsync={dur.get('fsync')}"))
+    creates = checks.get("creates")
+    if creates:
+        ok = all(c.get("ok") for c in creates)
+        text = "; ".join(c.get("text", "") for c in creates)
+        targets.append(("every acknowledged create stored (wrk runs)", ok, text))
+    if "access_log" in checks:
+        al = checks["access_log"]
+        any_errors += al.get("non2xx", 0)
+        targets.append(("no non-2xx in nginx access logs (all runs)", al.get("non2xx", 0) == 0,
+                        f"{fnum(al.get('total'))} requests logged ({al.get('statuses', '')}); "
+                        f"{al.get('non2xx', 0)} non-2xx besides {al.get('aborted', 0)} × 499 "
+                        f"(wrk closing its connections at the end of a run, requests in flight; "
+                        f"at most {al.get('aborted_bound', '?')} = runs × connections)"))
+    ilog = checks.get("incidentd_log")
+    if ilog is not None:
+        first = "; ".join(f"`{l[:120]}`" for l in ilog.get("first", [])[:2])
+        targets.append(("no warnings or errors in incidentd's log", ilog.get("count", 0) == 0,
+                        f"{ilog.get('count', 0)} lines" + (f": {first}" if first else "")))
+    targets.append(("no errors in any run (wrk, pgbench)", any_errors == 0, f"{any_errors} errors"))
+
+    w("## Targets")
+    w("")
+    w("| target | result | measured |")
+    w("|---|---|---|")
+    for name, ok, text in targets:
+        w(f"| {name} | {mark(ok)} | {text} |")
+    w("")
+
+    # ----------------------------------------------------------- explain
+    for label, path in meta.get("explain", []):
+        calls, text = explain_summary(path)
+        if not calls:
+            continue
+        w(f"## EXPLAIN (ANALYZE, BUFFERS): {label}")
+        w("")
+        w("auto_explain with nested statements, third call of each in one session (plans cached). "
+          "One row per statement executed, top-level call last.")
+        w("")
+        w("| call | ms | statement | plan root | buffers |")
+        w("|---|---:|---|---|---|")
+        for name, stmts in calls:
+            for ms, q, root, buf in stmts:
+                q = q if len(q) <= 90 else q[:87] + "…"
+                root = root if len(root) <= 70 else root[:67] + "…"
+                w(f"| {name} | {ms:.3f} | `{q.replace('|', '¦')}` | {root.replace('|', '¦')} | {buf.replace('Buffers: ', '')} |")
+        w("")
+        w("<details><summary>full plans</summary>")
+        w("")
+        w("```")
+        for m in re.finditer(r"#### (\w+)\n(.*?)#### end", text, re.S):
+            w(f"==== {m.group(1)}")
+            w(m.group(2).rstrip())
+        w("```")
+        w("")
+        w("</details>")
+        w("")
+
+    with open(a.out, "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+    failed = [t for t in targets if t[1] is False]
+    print(json.dumps({"targets_failed": [t[0] for t in failed], "errors": any_errors}))
+    return 0
+
+
+def cmd_jget(a):
+    obj = load(a.file)
+    for k in a.key.split("."):
+        obj = obj.get(k) if isinstance(obj, dict) else None
+    print("" if obj is None else obj)
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="sub", required=True)
+    s = sub.add_parser("run-wrk")
+    s.add_argument("--out", required=True)
+    s.add_argument("--label", required=True)
+    s.add_argument("--group", action="append")
+    s.add_argument("cmd", nargs="+")
+    s.set_defaults(fn=cmd_run_wrk)
+    s = sub.add_parser("run-pgbench")
+    s.add_argument("--out", required=True)
+    s.add_argument("--label", required=True)
+    s.add_argument("--log-prefix", required=True)
+    s.add_argument("--group", action="append")
+    s.add_argument("cmd", nargs="+")
+    s.set_defaults(fn=cmd_run_pgbench)
+    s = sub.add_parser("rss")
+    s.add_argument("--master", type=int, required=True)
+    s.set_defaults(fn=cmd_rss)
+    s = sub.add_parser("cgi")
+    s.add_argument("--headers", required=True)
+    s.add_argument("--body", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_cgi)
+    s = sub.add_parser("report")
+    s.add_argument("--results", required=True)
+    s.add_argument("--meta", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_report)
+    s = sub.add_parser("jget")
+    s.add_argument("file")
+    s.add_argument("key")
+    s.set_defaults(fn=cmd_jget)
+    a = p.parse_args()
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

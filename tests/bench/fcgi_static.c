@@ -1,0 +1,236 @@
+/* fcgi_static: the HTTP ceiling's stand-in for incidentd.
+ *
+ * A pre-forked libfcgi responder built the way incidentd's master and
+ * workers are (src/master.c, src/worker.c): the master binds a unix socket
+ * with FCGX_OpenSocket (backlog 1024), makes it non-blocking, forks N
+ * workers and only reaps them; each worker waits in ppoll() and accepts one
+ * FastCGI connection at a time with FCGX_Accept_r, reads the CGI variables
+ * incidentd reads, drains the request body, and writes a response. The
+ * response is a file of bytes captured from the real endpoint (CGI headers
+ * "Status: ...", "Content-Type: ...", "X-Request-Id: ...", a blank line,
+ * then the body), written as is: no database, no JSON, no routing.
+ *
+ * usage: fcgi_static --listen SOCKET --workers N --response FILE
+ *                    [--pid-file FILE]
+ * SIGTERM/SIGINT to the master stop it and its workers; the socket is
+ * removed at exit. Built by tests/bench/run.sh with
+ *   gcc -O2 $(pkg-config --cflags fcgi) fcgi_static.c $(pkg-config --libs fcgi)
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcgiapp.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_WORKERS 64
+
+static volatile sig_atomic_t quit;
+
+static void on_quit(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void on_child(int sig)
+{
+	(void)sig;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fcgi_static: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Reads the whole file; returns an owned buffer (never freed: it lives as
+ * long as the process). */
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	if (f == NULL || fstat(fileno(f), &st) != 0)
+		die(path);
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL)
+		die("malloc");
+	*len = fread(buf, 1, (size_t)st.st_size, f);
+	if (*len != (size_t)st.st_size)
+		die(path);
+	fclose(f);
+	return buf;
+}
+
+/* The worker loop of src/worker.c, minus everything that is incidentd's
+ * own work: copy the variables incidentd copies, drain stdin, answer. */
+static int worker(int listen_fd, const char *resp, size_t resp_len)
+{
+	FCGX_Request fr;
+	struct sigaction sa = {0};
+	sigset_t block, wait_mask;
+	char sink[4096];
+
+	sa.sa_handler = on_quit;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		return 0;
+
+	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
+		return 1;
+	while (!quit) {
+		struct pollfd p = {.fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd, .events = POLLIN};
+		if (ppoll(&p, 1, NULL, &wait_mask) < 0 && errno != EINTR)
+			break;
+		if (quit)
+			break;
+		int rc = FCGX_Accept_r(&fr);
+		if (rc < 0) {
+			if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR ||
+			    rc == -ECONNABORTED)
+				continue;
+			break;
+		}
+		/* What incidentd copies out of the environment of every request. */
+		static const char *const names[] = {"REQUEST_METHOD", "HTTP_AUTHORIZATION",
+						    "REQUEST_ID",     "REQUEST_URI",
+						    "QUERY_STRING",   "CONTENT_LENGTH"};
+		volatile size_t seen = 0;
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+			const char *v = FCGX_GetParam(names[i], fr.envp);
+			if (v != NULL)
+				seen += strlen(v);
+		}
+		while (FCGX_GetStr(sink, sizeof sink, fr.in) > 0)
+			;
+		FCGX_PutStr(resp, (int)resp_len, fr.out);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 1);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *listen_path = NULL, *response = NULL, *pid_file = NULL;
+	int nworkers = 0;
+	pid_t pids[MAX_WORKERS] = {0};
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--listen") == 0)
+			listen_path = argv[i + 1];
+		else if (strcmp(argv[i], "--workers") == 0)
+			nworkers = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--response") == 0)
+			response = argv[i + 1];
+		else if (strcmp(argv[i], "--pid-file") == 0)
+			pid_file = argv[i + 1];
+	}
+	if (listen_path == NULL || response == NULL || nworkers < 1 || nworkers > MAX_WORKERS) {
+		fprintf(stderr, "usage: fcgi_static --listen SOCKET --workers N (1..%d) "
+				"--response FILE [--pid-file FILE]\n",
+			MAX_WORKERS);
+		return 2;
+	}
+	size_t resp_len;
+	char *resp = slurp(response, &resp_len);
+
+	/* The same libfcgi settings as incidentd's master. */
+	setenv("LIBFCGI_IS_AF_UNIX_KEEPER_POLL_TIMEOUT", "500", 0);
+	setenv("LIBFCGI_OS_CLOSE_POLL_TIMEOUT", "500", 0);
+	if (FCGX_Init() != 0)
+		die("FCGX_Init");
+
+	struct sigaction sa = {0};
+	sigset_t block, wait_mask;
+	sa.sa_handler = on_quit;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	/* A handler (not SIG_DFL, which ignores it) so that SIGCHLD ends the
+	 * master's sigsuspend. */
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
+
+	unlink(listen_path);
+	int fd = FCGX_OpenSocket(listen_path, 1024);
+	if (fd < 0)
+		die(listen_path);
+	chmod(listen_path, 0660);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+	for (int i = 0; i < nworkers; i++) {
+		pid_t pid = fork();
+		if (pid < 0)
+			die("fork");
+		if (pid == 0) {
+			sigprocmask(SIG_SETMASK, &wait_mask, NULL);
+			_exit(worker(fd, resp, resp_len));
+		}
+		pids[i] = pid;
+	}
+	/* The pid file last: run.sh waits for it, so it means "ready". */
+	if (pid_file != NULL) {
+		FILE *f = fopen(pid_file, "w");
+		if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0)
+			die(pid_file);
+	}
+
+	/* Wait for SIGTERM/SIGINT; a worker that dies is not replaced (a
+	 * benchmark run with fewer workers than asked would be wrong), so the
+	 * master stops and run.sh notices the missing socket. */
+	sigset_t suspend_mask = wait_mask;
+	sigdelset(&suspend_mask, SIGTERM);
+	sigdelset(&suspend_mask, SIGINT);
+	sigdelset(&suspend_mask, SIGCHLD);
+	while (!quit) {
+		int status;
+		pid_t dead = waitpid(-1, &status, WNOHANG);
+		if (dead > 0) {
+			fprintf(stderr, "fcgi_static: worker %ld exited (status %d)\n", (long)dead,
+				status);
+			quit = 1;
+			break;
+		}
+		sigsuspend(&suspend_mask);
+	}
+	for (int i = 0; i < nworkers; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	while (waitpid(-1, NULL, 0) > 0)
+		;
+	unlink(listen_path);
+	if (pid_file != NULL)
+		unlink(pid_file);
+	return 0;
+}

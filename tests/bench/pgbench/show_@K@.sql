@@ -1,0 +1,1 @@
+SELECT api.incident_show(:org, :id_@K@, :priv::boolean);

@@ -1,0 +1,804 @@
+#!/usr/bin/env bash
+# The benchmark suite: incidentd's throughput and latency per endpoint,
+# measured against the ceilings of the database (D) and of nginx + libfcgi
+# (H) in the same run, on a private stack it brings up and tears down.
+#
+# usage: tests/bench/run.sh [--incidents N | --million] [--duration S]
+#                           [--connections C[,C...]] [--workers W]
+#                           [--keepalive K|off] [--quick] [--out FILE]
+#                           [--strict]
+#
+#   --incidents N     incidents in the benchmark organisation (10000)
+#   --million         --incidents 1000000; a second organisation of 10 000
+#                     incidents in the same database gives the comparison
+#   --duration S      seconds per measured point (10; --quick: 3)
+#   --connections L   comma-separated client concurrency levels (4,16;
+#                     --quick: 4)
+#   --workers W       incidentd --workers (4)
+#   --keepalive K     nginx upstream keepalive, or off (2 if W > 2, else 1)
+#   --quick           a smoke run of about two minutes
+#   --out FILE        the Markdown report (BENCHMARKS.md in the checkout)
+#   --strict          exit 2 when a target is missed
+#
+# Steps (docs/BENCHMARKS-HOWTO.md explains each):
+#   1. packages (wrk; pgbench comes with postgresql-15) when root; build
+#      (build/bench) and tests/bench/fcgi_static.c
+#   2. a PostgreSQL cluster, incidentd and nginx on free loopback ports in a
+#      temp dir (scripts/lib.sh); an organisation (incidentctl org create,
+#      seed-demo, more users and options), N incidents bulk-loaded in SQL
+#      (tests/bench/sql/load.sql), checked (verify.sql), VACUUM ANALYZE
+#   3. per concurrency level and endpoint: wrk through nginx to incidentd;
+#      the same wrk script through the same nginx config to fcgi_static
+#      replaying the endpoint's captured response (H); pgbench running the
+#      endpoint's statement (D); CPU per request of every process group
+#   4. worker RSS before/after 100 000 requests; totals against count(*);
+#      with a second organisation, the same endpoints at both sizes;
+#      a sweep of --workers 1, 2, 4, 8 x upstream keepalive
+#   5. EXPLAIN (ANALYZE, BUFFERS) of each endpoint's statements
+#      (auto_explain, nested statements), the report, printed
+#
+# Exit status: 0 when every measurement ran and the report was written
+# (missed targets are findings, listed in it), 1 when the harness failed,
+# 2 with --strict when a target was missed. KEEP=1 keeps the temp dir.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+BENCH_SRC="$INCD_ROOT/tests/bench"
+BENCHPY=("$INCD_PYTHON" "$BENCH_SRC/bench.py")
+PGBENCH="$INCD_PG_BIN/pgbench"
+PSQL="$INCD_PG_BIN/psql"
+BUILD="$INCD_ROOT/build/bench"
+RESPONDER="$BUILD/fcgi_static"
+NIDS=50 # ids per GET scenario that cycles through ids (show, deep page)
+STATUSES=(investigating fixing monitoring)
+
+usage() {
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+    exit "$1"
+}
+
+incidents=10000
+duration=""
+levels=""
+workers=4
+keepalive=""
+quick=0
+strict=0
+out="$INCD_ROOT/BENCHMARKS.md"
+cmdline="tests/bench/run.sh${*:+ $*}"
+while [ $# -gt 0 ]; do
+    case $1 in
+    --incidents)
+        incidents=${2:?}
+        shift
+        ;;
+    --million) incidents=1000000 ;;
+    --duration)
+        duration=${2:?}
+        shift
+        ;;
+    --connections)
+        levels=${2:?}
+        shift
+        ;;
+    --workers)
+        workers=${2:?}
+        shift
+        ;;
+    --keepalive)
+        keepalive=${2:?}
+        shift
+        ;;
+    --quick) quick=1 ;;
+    --strict) strict=1 ;;
+    --out)
+        out=${2:?}
+        shift
+        ;;
+    -h | --help) usage 0 ;;
+    *) usage 2 ;;
+    esac
+    shift
+done
+[[ $incidents =~ ^[0-9]+$ ]] && [ "$incidents" -ge 100 ] || fail "--incidents must be at least 100" || exit 2
+[[ $workers =~ ^[0-9]+$ ]] && [ "$workers" -ge 1 ] && [ "$workers" -le 64 ] || fail "--workers must be 1..64" || exit 2
+if [ "$quick" = 1 ]; then
+    duration=${duration:-2}
+    levels=${levels:-4}
+    sweep_duration=2
+    rss_target=10000
+    rss_chunk=3
+    warmup=1
+else
+    duration=${duration:-10}
+    levels=${levels:-4,16}
+    sweep_duration=4
+    rss_target=100000
+    rss_chunk=10
+    warmup=1
+fi
+[[ $duration =~ ^[0-9]+$ ]] && [ "$duration" -ge 1 ] || fail "--duration must be a whole number of seconds" || exit 2
+IFS=, read -r -a LEVELS <<<"$levels"
+for c in "${LEVELS[@]}"; do
+    [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || fail "bad --connections: $levels" || exit 2
+done
+if [ -z "$keepalive" ]; then
+    keepalive=$((workers > 2 ? 2 : 1))
+    [ "$workers" -gt 1 ] || keepalive=off
+fi
+if [ "$keepalive" != off ]; then
+    [[ $keepalive =~ ^[0-9]+$ ]] && [ "$keepalive" -ge 1 ] || fail "--keepalive must be a number or off" || exit 2
+    # One nginx worker: every kept connection pins an incidentd worker.
+    [ "$keepalive" -lt "$workers" ] ||
+        warn "keepalive $keepalive >= workers $workers: new FastCGI connections can starve (PITFALLS.md)"
+fi
+
+started=$SECONDS
+WRK_CONN_SUM=0
+LOAD_START=$(cut -d ' ' -f 1-3 /proc/loadavg)
+work=""
+salt="$(date +%s)$$"
+
+# ------------------------------------------------------------------ cleanup
+
+resp_pidfile=""
+static_nginx=""
+stack=""
+
+responder_stop() {
+    local pid
+    [ -n "$resp_pidfile" ] || return 0
+    pid=$(pidfile_pid "$resp_pidfile" fcgi_static) || return 0
+    kill -TERM "$pid" 2>/dev/null
+    wait_gone "$pid" 5 || kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    if [ -n "$work" ] && [ -d "$work" ]; then
+        responder_stop || true
+        [ -z "$static_nginx" ] || nginx_stop "$static_nginx" || true
+        [ -z "$stack" ] || stack_stop "$stack" || true
+        if [ "${KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then
+            say "kept $work (logs, results)"
+        else
+            rm -rf "$work"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# ------------------------------------------------------------------ helpers
+
+step() { printf '\n==> %s (%d s)\n' "$*" "$((SECONDS - started))" >&2; }
+
+q() { "$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$DBURL" "$@"; }
+
+postmaster_pid() { head -n 1 "$STACK_PGDATA/postmaster.pid"; }
+
+# nginx_render_ka PREFIX LISTEN SOCKET KEEPALIVE: nginx_render with one
+# nginx worker; KEEPALIVE "off" drops the upstream keepalive directive
+# (nginx has no "keepalive 0"), so every request opens a new connection.
+nginx_render_ka() {
+    local prefix=$1 listen=$2 sock=$3 ka=$4
+    if [ "$ka" = off ]; then
+        nginx_render "$prefix" "$listen" "$sock" 1 1 || return 1
+        sed -i -E '/^[[:space:]]*keepalive [0-9]+;/d' "$prefix/nginx.conf"
+        nginx_cmd "$prefix" -t -q
+    else
+        nginx_render "$prefix" "$listen" "$sock" 1 "$ka"
+    fi
+}
+
+# incidentd_up WORKERS KEEPALIVE: (re)starts incidentd and its nginx fresh.
+incidentd_up() {
+    nginx_stop "$STACK_NGINX"
+    incidentd_stop "$STACK_PIDFILE"
+    incidentd_start "$BUILD/src/incidentd" "$STACK_PIDFILE" "$STACK_LOG" "$STACK_SOCK" \
+        "$DBURL" "$STACK_URL" "$1" || return 1
+    nginx_render_ka "$STACK_NGINX" "127.0.0.1:$http_port" "$STACK_SOCK" "$2" || return 1
+    nginx_start "$STACK_NGINX" || return 1
+    wait_for_url "$STACK_URL/healthz" 30
+}
+
+# static_up RESPONSE_FILE: fcgi_static with the same worker count and
+# keepalive as incidentd, behind its own nginx from the same template.
+static_up() {
+    local i pid
+    nginx_stop "$static_nginx"
+    responder_stop
+    rm -f "$resp_pidfile"
+    pid=$(setsid "$RESPONDER" --listen "$static_sock" --workers "$workers" --response "$1" \
+        --pid-file "$resp_pidfile" </dev/null >>"$work/log/fcgi_static.log" 2>&1 &
+        echo $!)
+    for ((i = 0; i < 100; i++)); do
+        [ -S "$static_sock" ] && pidfile_pid "$resp_pidfile" fcgi_static >/dev/null && break
+        pid_alive "$pid" || break
+        sleep 0.1
+    done
+    pidfile_pid "$resp_pidfile" fcgi_static >/dev/null || fail "fcgi_static did not start (log: $work/log/fcgi_static.log)" || return 1
+    nginx_render_ka "$static_nginx" "127.0.0.1:$static_port" "$static_sock" "$keepalive" || return 1
+    nginx_start "$static_nginx"
+}
+
+static_down() {
+    nginx_stop "$static_nginx"
+    responder_stop
+}
+
+# groups_incidentd / groups_static: the process trees whose CPU time a run
+# accounts (name=pid of the tree's root).
+groups_incidentd() {
+    printf '%s\n' "incidentd=$(head -n 1 "$STACK_PIDFILE")" \
+        "nginx=$(head -n 1 "$STACK_NGINX/nginx.pid")" "postgres=$(postmaster_pid)"
+}
+groups_static() {
+    printf '%s\n' "responder=$(head -n 1 "$resp_pidfile")" \
+        "nginx=$(head -n 1 "$static_nginx/nginx.pid")" "postgres=$(postmaster_pid)"
+}
+
+# wrk_run OUT LABEL URL CONNS SECONDS SCENARIO [GROUP...]: one wrk run of a
+# scenario (the Lua script and its environment) with CPU accounting.
+wrk_run() {
+    local out=$1 label=$2 url=$3 conns=$4 secs=$5 g threads
+    shift 6 # $6, the scenario, is in SCEN_LUA / SCEN_ENV already
+    local args=()
+    for g in "$@"; do args+=(--group "$g"); done
+    threads=$((conns < 2 ? 1 : 2))
+    # Requests in flight when wrk stops are logged by nginx as 499.
+    WRK_CONN_SUM=$((WRK_CONN_SUM + conns))
+    "${BENCHPY[@]}" run-wrk --out "$out" --label "$label" "${args[@]}" -- \
+        env "BENCH_KEY=$WRK_KEY" "${SCEN_ENV[@]}" \
+        wrk -t"$threads" -c"$conns" -d"${secs}s" --timeout 10s \
+        -s "$BENCH_SRC/lua/${SCEN_LUA}" "$url/"
+}
+
+# scenario NAME [KEY_PATHS_PREFIX]: sets SCEN_LUA and SCEN_ENV (wrk) and
+# SCEN_PGB (pgbench arguments) for an endpoint scenario.
+scenario() {
+    local s=$1 k
+    SCEN_ENV=("BENCH_RUN=wrk-$salt-$RUN_TAG")
+    SCEN_PGB=(-D "org=$ORG" -D priv=true -D page_size=25)
+    case $s in
+    show)
+        SCEN_LUA=get.lua
+        SCEN_ENV+=("BENCH_PATHS=$IN/show.paths")
+        for ((k = 1; k <= NIDS; k++)); do
+            SCEN_PGB+=(-f "$PGB/show_$k.sql@1" -D "id_$k=${SHOW_IDS[k - 1]}")
+        done
+        ;;
+    list_first)
+        SCEN_LUA=get.lua
+        SCEN_ENV+=("BENCH_PATHS=$IN/list_first.paths")
+        SCEN_PGB+=(-f "$PGB/list_first.sql")
+        ;;
+    list_deep)
+        SCEN_LUA=get.lua
+        SCEN_ENV+=("BENCH_PATHS=$IN/list_deep.paths")
+        for ((k = 1; k <= NIDS; k++)); do
+            SCEN_PGB+=(-f "$PGB/list_deep_$k.sql@1" -D "after_$k=${AFTER_IDS[k - 1]}")
+        done
+        ;;
+    list_status)
+        SCEN_LUA=get.lua
+        SCEN_ENV+=("BENCH_PATHS=$IN/list_status.paths")
+        SCEN_PGB+=(-f "$PGB/list_status.sql" -D "statuses={$(
+            IFS=,
+            echo "${STATUSES[*]}"
+        )}")
+        ;;
+    create)
+        SCEN_LUA=create.lua
+        SCEN_ENV+=("BENCH_BODY=$IN/create.tpl")
+        SCEN_PGB+=(-f "$PGB/create.sql" -D "key_id=$KEY_ID"
+            -D "p1=${CREATE_TPL%%@KEY@*}pgb-$salt-$RUN_TAG-" -D "p2=${CREATE_TPL#*@KEY@}")
+        ;;
+    replay)
+        SCEN_LUA=replay.lua
+        SCEN_ENV+=("BENCH_BODY=$IN/replay.json")
+        SCEN_PGB+=(-f "$PGB/replay.sql" -D "key_id=$KEY_ID" -D "new_id=$REPLAY_NEW_ID"
+            -D "payload=$(<"$IN/replay.json")")
+        ;;
+    *) fail "unknown scenario $s" ;;
+    esac
+}
+
+# pgbench_run OUT LABEL CLIENTS SECONDS: the current scenario's pgbench.
+pgbench_run() {
+    local out=$1 label=$2 clients=$3 secs=$4
+    mkdir -p "$work/pgblog"
+    "${BENCHPY[@]}" run-pgbench --out "$out" --label "$label" --log-prefix "$work/pgblog/log" \
+        --group "postgres=$(postmaster_pid)" -- \
+        "$PGBENCH" -n -M prepared -c "$clients" -j "$((clients < 2 ? 1 : 2))" -T "$secs" \
+        -l --log-prefix "$work/pgblog/log" -h 127.0.0.1 -p "$pg_port" -U postgres \
+        "${SCEN_PGB[@]}" incidentd
+}
+
+# capture NAME METHOD PATH [BODY_FILE]: the real endpoint's response, as
+# the CGI bytes fcgi_static replays; the status must be 200.
+capture() {
+    local name=$1 method=$2 path=$3 body=${4:-} code args=()
+    [ -z "$body" ] || args=(-H "Content-Type: application/json" --data-binary "@$body")
+    code=$(curl -s -X "$method" -H "Authorization: Bearer $WRK_KEY" "${args[@]}" \
+        -D "$IN/$name.hdr" -o "$IN/$name.body" -w '%{http_code}' "$STACK_URL$path")
+    [ "$code" = 200 ] || fail "$method $path answered $code: $(head -c 300 "$IN/$name.body")" || return 1
+    "${BENCHPY[@]}" cgi --headers "$IN/$name.hdr" --body "$IN/$name.body" --out "$IN/$name.cgi"
+}
+
+jget() { "${BENCHPY[@]}" jget "$@"; }
+
+# list_total KEY QUERY: total_record_count of GET /v1/incidents?QUERY.
+list_total() {
+    curl -s -H "Authorization: Bearer $1" "$STACK_URL/v1/incidents?$2" |
+        "$INCD_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["pagination_meta"]["total_record_count"])'
+}
+
+json_str() { "$INCD_PYTHON" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
+
+# ------------------------------------------------------------------- setup
+
+step "packages"
+ensure_packages wrk
+[ -x "$PGBENCH" ] || fail "$PGBENCH not found (package postgresql-15)" || exit 1
+command -v wrk >/dev/null || fail "wrk not found (package wrk)" || exit 1
+
+step "build (build/bench) and the FastCGI responder"
+build bench
+# shellcheck disable=SC2046 # pkg-config prints several words
+gcc -std=c11 -O2 -Wall -Wextra -Werror $(pkg-config --cflags fcgi) \
+    -o "$RESPONDER" "$BENCH_SRC/fcgi_static.c" $(pkg-config --libs fcgi)
+
+work=$(mktemp -d /tmp/incidentd-bench.XXXXXX)
+chmod 755 "$work"
+mkdir -p "$work/log" "$work/results/checks" "$work/in" "$work/pgb" "$work/static-nginx"
+R="$work/results"
+IN="$work/in"
+PGB="$work/pgb"
+stack="$work/stack"
+mkdir -p "$stack"
+static_nginx="$work/static-nginx"
+static_sock="$work/static.sock"
+resp_pidfile="$work/fcgi_static.pid"
+
+pg_port=$(free_port)
+http_port=$(free_port "$pg_port")
+static_port=$(free_port "$pg_port" "$http_port")
+
+step "PostgreSQL cluster on 127.0.0.1:$pg_port"
+stack_paths "$stack"
+STACK_URL="http://127.0.0.1:$http_port"
+STACK_PGDATA=$(state_dir "$stack/pg" pg)
+pg_init "$STACK_PGDATA" "$pg_port"
+# Benchmark settings, on top of the scripts' own (incidentd.conf): room in
+# shared_buffers for the million-incident data set, and no checkpoint in
+# the middle of a run. synchronous_commit and fsync keep their defaults (on).
+printf '%s\n' "# tests/bench/run.sh" "shared_buffers = 512MB" "max_wal_size = 8GB" \
+    "checkpoint_timeout = 30min" "checkpoint_completion_target = 0.9" |
+    as_pg_owner tee "$STACK_PGDATA/bench.conf" >/dev/null
+grep -q "^include = 'bench.conf'" "$STACK_PGDATA/postgresql.conf" ||
+    printf '%s\n' "include = 'bench.conf'" | as_pg_owner tee -a "$STACK_PGDATA/postgresql.conf" >/dev/null
+pg_start "$STACK_PGDATA"
+pg_create_db "$pg_port" incidentd
+DBURL="postgresql://postgres@127.0.0.1:$pg_port/incidentd"
+CTL="$BUILD/src/incidentctl"
+DATABASE_URL=$DBURL "$CTL" migrate >/dev/null
+q -f "$BENCH_SRC/sql/helpers.sql"
+
+# new_org NAME N: an organisation with the demo configuration and more,
+# an API key (viewer, incident_creator, global_access) and N incidents.
+# Sets ORG_ID, ORG_KEY, ORG_KEY_ID, ORG_LOAD_S.
+new_org() {
+    local name=$1 n=$2 t0
+    export DATABASE_URL=$DBURL
+    ORG_ID=$("$CTL" org create "$name")
+    [[ $ORG_ID =~ ^[0-9A-Z]{26}$ ]] || fail "org create printed '$ORG_ID'" || return 1
+    "$CTL" seed-demo --org "$ORG_ID" >>"$work/log/seed-demo.log"
+    q -v "org=$ORG_ID" -f "$BENCH_SRC/sql/org.sql"
+    ORG_KEY=$("$CTL" api-key create --org "$ORG_ID" --name "benchmark (tests/bench)" \
+        --role viewer --role incident_creator --role global_access 2>>"$work/log/seed-demo.log")
+    [[ $ORG_KEY =~ ^inc_[0-9a-f]+$ ]] || fail "api-key create printed no token" || return 1
+    ORG_KEY_ID=$(q -c "select id from api_keys where organisation_id = '$ORG_ID' order by created_at desc limit 1")
+    t0=$SECONDS
+    q -v "org=$ORG_ID" -v "key_id=$ORG_KEY_ID" -v "n=$n" -v "salt=$salt" -f "$BENCH_SRC/sql/load.sql" >/dev/null
+    ORG_LOAD_S=$((SECONDS - t0))
+    local v
+    v=$(q -F ' ' -v "org=$ORG_ID" -f "$BENCH_SRC/sql/verify.sql")
+    read -r count counted dangling <<<"$v"
+    [ "$count" = "$n" ] && [ "$counted" = "$n" ] && [ "$dangling" = 0 ] ||
+        fail "load check of $name: $count incidents, incident_counts $counted, $dangling dangling references" ||
+        return 1
+    say "$name: $n incidents loaded in ${ORG_LOAD_S} s (checked: counts exact, no dangling references)"
+}
+
+step "organisation and $incidents incidents"
+new_org "Benchmark organisation" "$incidents"
+ORG=$ORG_ID WRK_KEY=$ORG_KEY KEY_ID=$ORG_KEY_ID load_s=$ORG_LOAD_S
+REF_ORG=""
+if [ "$incidents" != 10000 ]; then
+    step "reference organisation of 10000 incidents"
+    new_org "Reference organisation (10 000)" 10000
+    REF_ORG=$ORG_ID REF_KEY=$ORG_KEY
+    load_s=$((load_s + ORG_LOAD_S))
+fi
+t0=$SECONDS
+q -c "vacuum analyze"
+say "vacuum analyze: $((SECONDS - t0)) s"
+read -r n_assign n_cfv <<<"$(q -F ' ' -c "select (select count(*) from incident_role_assignments where organisation_id = '$ORG'), (select count(*) from incident_custom_field_values where organisation_id = '$ORG')")"
+
+step "incidentd ($workers workers) and nginx (keepalive $keepalive) on 127.0.0.1:$http_port"
+incidentd_up "$workers" "$keepalive"
+
+# ------------------------------------------------------------------ inputs
+
+step "request inputs and captured responses"
+mapfile -t SHOW_IDS < <(q -c "select id from incidents where organisation_id = '$ORG' order by random() limit $NIDS")
+# Deep pages: cursors in the older half of the list.
+mapfile -t AFTER_IDS < <(q -c "select id from incidents where organisation_id = '$ORG' and reference_number <= $((incidents / 2)) order by random() limit $NIDS")
+[ ${#SHOW_IDS[@]} = "$NIDS" ] && [ ${#AFTER_IDS[@]} = "$NIDS" ] || fail "could not pick $NIDS ids" || exit 1
+printf '/v1/incidents/%s\n' "${SHOW_IDS[@]}" >"$IN/show.paths"
+printf '/v1/incidents?page_size=25&after=%s\n' "${AFTER_IDS[@]}" >"$IN/list_deep.paths"
+echo "/v1/incidents?page_size=25" >"$IN/list_first.paths"
+status_q=$(printf '&status=%s' "${STATUSES[@]}")
+echo "/v1/incidents?page_size=25$status_q" >"$IN/list_status.paths"
+for f in show list_deep; do
+    for ((k = 1; k <= NIDS; k++)); do
+        sed "s/@K@/$k/g" "$BENCH_SRC/pgbench/${f}_@K@.sql" >"$PGB/${f}_$k.sql"
+    done
+done
+cp "$BENCH_SRC/pgbench/list_first.sql" "$BENCH_SRC/pgbench/list_status.sql" \
+    "$BENCH_SRC/pgbench/create.sql" "$BENCH_SRC/pgbench/replay.sql" "$PGB/"
+
+# The create payload, keys in the order the worker's normalised copy has
+# them (src/h_incidents.c), so pgbench sends what the worker would send:
+# a severity, the default type, one value of each select field, a text
+# value and the lead role assigned by email.
+IFS='|' read -r SEV TYPE F_SINGLE O1 F_MULTI O2 O3 F_TEXT R_LEAD <<<"$(q -c "
+    select (select id from severities where organisation_id = '$ORG' order by rank desc limit 1 offset 1),
+           (select id from incident_types where organisation_id = '$ORG' and is_default),
+           f1.id, (select id from custom_field_options where custom_field_id = f1.id order by sort_key, value limit 1),
+           f2.id, (select id from custom_field_options where custom_field_id = f2.id order by sort_key, value limit 1),
+           (select id from custom_field_options where custom_field_id = f2.id order by sort_key, value limit 1 offset 1),
+           (select id from custom_fields where organisation_id = '$ORG' and field_type = 'text' limit 1),
+           (select id from incident_roles where organisation_id = '$ORG' and role_type = 'lead' and archived_at is null)
+    from custom_fields f1, custom_fields f2
+    where f1.organisation_id = '$ORG' and f1.field_type = 'single_select'
+      and f2.organisation_id = '$ORG' and f2.field_type = 'multi_select'
+    limit 1")"
+CREATE_TPL='{"idempotency_key":"@KEY@","visibility":"public","status":"investigating","name":"Checkout API returning 500s","summary":"Error rate on /checkout above 5% since the 14:00 deploy; rolling back.","severity_id":"'$SEV'","incident_type_id":"'$TYPE'","custom_field_entries":[{"custom_field_id":"'$F_SINGLE'","values":[{"value_option_id":"'$O1'"}]},{"custom_field_id":"'$F_MULTI'","values":[{"value_option_id":"'$O2'"},{"value_option_id":"'$O3'"}]},{"custom_field_id":"'$F_TEXT'","values":[{"value_text":"Suspected bad config push"}]}],"incident_role_assignments":[{"incident_role_id":"'$R_LEAD'","assignee":{"email":"lisa@example.com"}}]}'
+printf '%s' "$CREATE_TPL" >"$IN/create.tpl"
+printf '%s' "${CREATE_TPL/@KEY@/bench-replay-$salt}" >"$IN/replay.json"
+printf '%s' "${CREATE_TPL/@KEY@/bench-capture-$salt}" >"$IN/create.json"
+REPLAY_NEW_ID=$(q -c "select incidentd_ulid()")
+
+# The replay key's incident, then every scenario's response.
+capture replay_first POST /v1/incidents "$IN/replay.json"
+grep -qi '^Idempotent-Replayed' "$IN/replay_first.hdr" && fail "the replay key existed already" && exit 1
+capture show GET "$(head -n 1 "$IN/show.paths")"
+capture list_first GET "$(head -n 1 "$IN/list_first.paths")"
+capture list_deep GET "$(head -n 1 "$IN/list_deep.paths")"
+capture list_status GET "$(head -n 1 "$IN/list_status.paths")"
+capture create POST /v1/incidents "$IN/create.json"
+capture replay POST /v1/incidents "$IN/replay.json"
+grep -qi '^Idempotent-Replayed: true' "$IN/replay.hdr" || fail "the replay capture is not a replay" || exit 1
+for s in show list_first list_deep list_status create replay; do
+    say "$s: response $(wc -c <"$IN/$s.body") bytes"
+done
+
+# ------------------------------------------------------------ measurements
+
+SCENARIOS=(show list_first list_deep list_status create replay)
+creates_json=()
+
+# The acknowledged creates of a wrk run against the rows stored with its
+# key prefix: stored - acknowledged is between 0 and the requests still in
+# flight when wrk stopped (at most one per connection).
+check_creates() {
+    local file=$1 prefix=$2 conns=$3 acked stored ok=false
+    acked=$(($(jget "$file" requests) - $(jget "$file" non2xx)))
+    stored=$(q -c "select count(*) from incidents where organisation_id = '$ORG' and idempotency_key ~ '^$prefix-[0-9]+-[0-9]{6}-[0-9]+\$'")
+    [ "$stored" -ge "$acked" ] && [ "$stored" -le $((acked + conns)) ] && ok=true
+    creates_json+=("{\"ok\": $ok, \"text\": \"$prefix: $acked acknowledged, $stored stored\"}")
+}
+
+for lvl in "${LEVELS[@]}"; do
+    mkdir -p "$R/c$lvl"
+    for s in "${SCENARIOS[@]}"; do
+        step "$s at $lvl connections: incidentd"
+        mapfile -t G < <(groups_incidentd)
+        RUN_TAG="c$lvl-$s-warmup"
+        scenario "$s"
+        wrk_run "$work/warm.json" warm "$STACK_URL" "$lvl" "$warmup" "$s" "${G[@]}" || true
+        RUN_TAG="c$lvl-$s-incidentd"
+        scenario "$s"
+        wrk_run "$R/c$lvl/$s.incidentd.json" "$s incidentd c$lvl" "$STACK_URL" "$lvl" "$duration" "$s" "${G[@]}"
+        [ "$s" != create ] || check_creates "$R/c$lvl/$s.incidentd.json" "wrk-$salt-$RUN_TAG" "$lvl"
+
+        step "$s at $lvl connections: HTTP ceiling (fcgi_static)"
+        static_up "$IN/$s.cgi"
+        mapfile -t G < <(groups_static)
+        RUN_TAG="c$lvl-$s-http-warm"
+        scenario "$s"
+        wrk_run "$work/warm.json" warm "http://127.0.0.1:$static_port" "$lvl" "$warmup" "$s" "${G[@]}" || true
+        RUN_TAG="c$lvl-$s-http"
+        scenario "$s"
+        wrk_run "$R/c$lvl/$s.http.json" "$s http c$lvl" "http://127.0.0.1:$static_port" "$lvl" "$duration" "$s" "${G[@]}"
+        static_down
+
+        step "$s at $lvl connections: database ceiling (pgbench -c $lvl)"
+        RUN_TAG="c$lvl-db"
+        scenario "$s"
+        pgbench_run "$R/c$lvl/$s.db.json" "$s db c$lvl" "$lvl" "$duration"
+        if [ "$lvl" -gt "$workers" ]; then
+            if [ -f "$R/c$workers/$s.db.json" ]; then
+                cp "$R/c$workers/$s.db.json" "$R/c$lvl/$s.db_w.json"
+            else
+                step "$s: database ceiling at the worker count (pgbench -c $workers)"
+                RUN_TAG="c$lvl-dbw"
+                scenario "$s"
+                pgbench_run "$R/c$lvl/$s.db_w.json" "$s db c$workers" "$workers" "$duration"
+            fi
+        fi
+    done
+done
+
+# ---------------------------------------------------------------- memory
+
+rss_conns=${LEVELS[0]}
+step "worker memory: $rss_target requests at $rss_conns connections"
+incidentd_up "$workers" "$keepalive"
+master=$(head -n 1 "$STACK_PIDFILE")
+rss_fresh=$("${BENCHPY[@]}" rss --master "$master")
+mix_env() {
+    SCEN_LUA=mix.lua
+    SCEN_ENV=("BENCH_RUN=mix-$salt-$1" "BENCH_BODY=$IN/create.tpl" "BENCH_REPLAY=$IN/replay.json"
+        "BENCH_PATHS=$IN/show.paths:$IN/list_first.paths:$IN/list_deep.paths:$IN/list_status.paths")
+}
+mapfile -t G < <(groups_incidentd)
+mix_env warm
+# The warm-up lets every worker meet every kind of response (prepared
+# statements, buffers and malloc's thresholds at their working size).
+wrk_run "$R/rss-warmup.json" "mix warm-up" "$STACK_URL" "$rss_conns" "$((rss_chunk / 2 + 1))" mix "${G[@]}"
+rss_before=$("${BENCHPY[@]}" rss --master "$master")
+log_offset=$(($(stat -c %s "$STACK_LOG") + 1))
+rss_requests=0
+rss_errors=0
+chunk=0
+samples=()
+while [ "$rss_requests" -lt "$rss_target" ]; do
+    chunk=$((chunk + 1))
+    mix_env "$chunk"
+    wrk_run "$R/rss-$chunk.json" "mix $chunk" "$STACK_URL" "$rss_conns" "$rss_chunk" mix "${G[@]}"
+    rss_requests=$((rss_requests + $(jget "$R/rss-$chunk.json" requests)))
+    rss_errors=$((rss_errors + $(jget "$R/rss-$chunk.json" errors)))
+    samples+=("{\"requests\": $rss_requests, \"rss\": $("${BENCHPY[@]}" rss --master "$master")}")
+    [ "$chunk" -lt 200 ] || fail "the memory run does not progress" || exit 1
+done
+rss_after=$("${BENCHPY[@]}" rss --master "$master")
+# Requests each worker served, from its access lines in incidentd's log.
+served=$(tail -c "+$log_offset" "$STACK_LOG" | "$INCD_PYTHON" -c '
+import collections, json, re, sys
+c = collections.Counter(m.group(1) for m in (re.search(r" \[(\d+)\] info: \S+ \S+ \d{3} .* rid=", l) for l in sys.stdin) if m)
+print(json.dumps(c))')
+cat >"$R/rss.json" <<EOF
+{"fresh": $rss_fresh, "before": $rss_before, "after": $rss_after,
+ "samples": [$(
+    IFS=,
+    echo "${samples[*]}"
+)],
+ "requests": $rss_requests, "errors": $rss_errors, "target": $rss_target,
+ "connections": $rss_conns, "warmup_requests": $(jget "$R/rss-warmup.json" requests),
+ "served": $served}
+EOF
+say "memory run: $rss_requests requests, $rss_errors errors"
+
+# ----------------------------------------------------------------- scale
+
+if [ -n "$REF_ORG" ]; then
+    lvl=${LEVELS[0]}
+    step "scale: list at $incidents vs 10000 incidents, $lvl connections"
+    mkdir -p "$R/scale"
+    rows=()
+    for pair in "large:$ORG:$WRK_KEY:$incidents" "small:$REF_ORG:$REF_KEY:10000"; do
+        IFS=: read -r label org key n <<<"$pair"
+        for s in list_first list_status; do
+            scenario "$s"
+            saved_key=$WRK_KEY
+            WRK_KEY=$key
+            wrk_run "$R/scale/$label.$s.json" "$s $label" "$STACK_URL" "$lvl" "$duration" "$s" "${G[@]}"
+            WRK_KEY=$saved_key
+            rows+=("{\"tag\": \"$label.$s\", \"org\": \"$label\", \"incidents\": $n, \"scenario\": \"$s\"}")
+        done
+    done
+    (
+        IFS=,
+        printf '{"connections": %s, "duration": %s, "large_incidents": %s, "small_incidents": 10000, "rows": [%s]}\n' \
+            "$lvl" "$duration" "$incidents" "${rows[*]}"
+    ) >"$R/scale/index.json"
+fi
+
+# ---------------------------------------------------------------- totals
+
+step "total_record_count against count(*)"
+statuses_sql=$(printf ",'%s'" "${STATUSES[@]}")
+statuses_sql=${statuses_sql:1}
+totals=()
+for pair in "benchmark:$ORG:$WRK_KEY" ${REF_ORG:+"reference:$REF_ORG:$REF_KEY"}; do
+    IFS=: read -r label org key <<<"$pair"
+    api=$(list_total "$key" "page_size=1")
+    sql=$(q -c "select count(*) from incidents where organisation_id = '$org'")
+    totals+=("{\"org\": \"$label\", \"filter\": \"none\", \"api_total\": $api, \"sql_count\": $sql}")
+    api=$(list_total "$key" "page_size=1$status_q")
+    sql=$(q -c "select count(*) from incidents where organisation_id = '$org' and status in ($statuses_sql)")
+    totals+=("{\"org\": \"$label\", \"filter\": \"status in ($(
+        IFS=,
+        echo "${STATUSES[*]}"
+    ))\", \"api_total\": $api, \"sql_count\": $sql}")
+done
+(
+    IFS=,
+    printf '[%s]\n' "${totals[*]}"
+) >"$R/checks/totals.json"
+(
+    IFS=,
+    printf '[%s]\n' "${creates_json[*]}"
+) >"$R/checks/creates.json"
+printf '{"synchronous_commit": "%s", "fsync": "%s"}\n' \
+    "$(q -c 'show synchronous_commit')" "$(q -c 'show fsync')" >"$R/checks/durability.json"
+
+# ----------------------------------------------------------------- sweep
+
+sweep_conns=${LEVELS[-1]}
+mkdir -p "$R/sweep"
+points=()
+for w in 1 2 4 8; do
+    # keepalive: off, 1, and half the workers (the scripts' rule of thumb:
+    # keepalive x 1 nginx worker below --workers); --quick: the rule only.
+    if [ "$quick" = 1 ]; then
+        kas=($((w / 2)))
+    else
+        kas=(off 1 $((w / 2)))
+    fi
+    for ka in "${kas[@]}"; do
+        [ "$ka" != 0 ] || ka=off
+        [ "$ka" = off ] || [ "$ka" -lt "$w" ] || continue
+        tag="w${w}_ka$ka"
+        [[ " ${points[*]} " != *"\"$tag\""* ]] || continue
+        step "sweep: $w workers, keepalive $ka, $sweep_conns connections"
+        incidentd_up "$w" "$ka"
+        mapfile -t G < <(groups_incidentd)
+        scenario show
+        [ "$quick" = 1 ] || wrk_run "$work/warm.json" warm "$STACK_URL" "$sweep_conns" 1 show "${G[@]}" || true
+        for s in show list_first; do
+            scenario "$s"
+            wrk_run "$R/sweep/$tag.$s.json" "$s $tag" "$STACK_URL" "$sweep_conns" "$sweep_duration" "$s" "${G[@]}"
+        done
+        points+=("{\"tag\": \"$tag\", \"workers\": $w, \"keepalive\": \"$ka\"}")
+    done
+done
+(
+    IFS=,
+    printf '{"connections": %s, "duration": %s, "points": [%s]}\n' "$sweep_conns" "$sweep_duration" "${points[*]}"
+) >"$R/sweep/index.json"
+
+# --------------------------------------------------------------- explain
+
+step "EXPLAIN (ANALYZE, BUFFERS) of the endpoints' statements"
+explain_org() {
+    local org=$1 key_id=$2 out=$3 show_id after_id
+    local n
+    n=$(q -c "select last_incident_number from organisations where id = '$org'")
+    show_id=$(q -c "select id from incidents where organisation_id = '$org' and reference_number = $((n / 2))")
+    after_id=$(q -c "select id from incidents where organisation_id = '$org' and reference_number = $((n / 4))")
+    "$PSQL" -X -v ON_ERROR_STOP=1 "$DBURL" -v "org=$org" -v "key_id=$key_id" \
+        -v "public_url=$STACK_URL" -v "show_id=$show_id" -v "after_id=$after_id" \
+        -v "statuses={$(
+            IFS=,
+            echo "${STATUSES[*]}"
+        )}" -v "create_payload=$CREATE_TPL" -v "replay_payload=$(<"$IN/replay.json")" \
+        -f "$BENCH_SRC/sql/explain.sql" >/dev/null 2>"$out"
+}
+explain_org "$ORG" "$KEY_ID" "$R/explain-main.txt"
+explain_list="[[\"benchmark organisation, $incidents incidents\", \"$R/explain-main.txt\"]"
+if [ -n "$REF_ORG" ]; then
+    ref_key_id=$(q -c "select id from api_keys where organisation_id = '$REF_ORG' limit 1")
+    explain_org "$REF_ORG" "$ref_key_id" "$R/explain-ref.txt"
+    explain_list+=", [\"reference organisation, 10000 incidents\", \"$R/explain-ref.txt\"]"
+fi
+explain_list+="]"
+
+# ---------------------------------------------------------------- report
+
+step "access logs and the report"
+# Stopping nginx flushes its buffered access log.
+nginx_stop "$STACK_NGINX"
+nginx_stop "$static_nginx"
+cat "$STACK_NGINX/logs/access.log" "$static_nginx/logs/access.log" 2>/dev/null |
+    "$INCD_PYTHON" -c '
+import collections, json, re, sys
+c = collections.Counter()
+for line in sys.stdin:
+    m = re.search(r"\" (\d{3}) ", line)
+    if m:
+        c[m.group(1)] += 1
+bound = int(sys.argv[1])
+aborted = c.get("499", 0)
+bad = sum(v for k, v in c.items() if not k.startswith("2") and k != "499")
+bad += max(0, aborted - bound)
+print(json.dumps({"total": sum(c.values()), "non2xx": bad, "aborted": aborted,
+                  "aborted_bound": bound,
+                  "statuses": ", ".join(f"{k}: {v}" for k, v in sorted(c.items()))}))
+' "$WRK_CONN_SUM" >"$R/checks/access_log.json"
+
+# Warnings and errors incidentd logged during the whole benchmark.
+{ grep -E '\] (warn|error): ' "$STACK_LOG" || true; } | "$INCD_PYTHON" -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+print(json.dumps({"count": len(lines), "errors": sum(1 for l in lines if "] error: " in l),
+                  "first": lines[:5]}))' >"$R/checks/incidentd_log.json"
+
+git_commit=$(git -C "$INCD_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -z "$(git -C "$INCD_ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ] || git_commit="$git_commit (with uncommitted changes)"
+pg_version=$(q -c 'show server_version')
+pg_settings=$(q -c "select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) from pg_settings where name in ('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size', 'checkpoint_timeout', 'work_mem', 'max_connections')")
+load_end=$(cut -d ' ' -f 1-3 /proc/loadavg)
+export M_COMMAND="$cmdline" M_COMMIT="$git_commit" M_INCIDENTS="$incidents" M_WORKERS="$workers" \
+    M_KEEPALIVE="$keepalive" M_DURATION="$duration" M_LEVELS="$levels" M_LOAD_S="$load_s" \
+    M_ASSIGN="$n_assign" M_CFV="$n_cfv" M_TOTAL_S="$((SECONDS - started))" M_EXPLAIN="$explain_list" \
+    M_PG="$pg_version" M_PGSET="$pg_settings" M_LOAD_START="$LOAD_START" M_LOAD_END="$load_end"
+"$INCD_PYTHON" - "$R/meta.json" <<'EOF'
+import json, os, platform, subprocess, sys, time
+e = os.environ
+cpu = "?"
+with open("/proc/cpuinfo") as f:
+    for line in f:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+mem = "?"
+with open("/proc/meminfo") as f:
+    for line in f:
+        if line.startswith("MemTotal"):
+            mem = f"{int(line.split()[1]) / 1048576:.1f} GiB"
+def ver(cmd):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        return (p.stdout + p.stderr).strip().splitlines()[0]
+    except Exception:
+        return "?"
+meta = {
+    "command": e["M_COMMAND"], "commit": e["M_COMMIT"],
+    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "cpu_model": cpu, "nproc": os.cpu_count(), "mem": mem, "kernel": platform.release(),
+    "software": f"PostgreSQL {e['M_PG']}, {ver(['nginx', '-v']).replace('nginx version: ', '')}, "
+                f"{ver(['wrk', '-v']).split(' [')[0]}, libfcgi {ver(['dpkg-query', '-W', '-f=${Version}', 'libfcgi0ldbl'])}",
+    "pg_settings": e["M_PGSET"],
+    "incidents": int(e["M_INCIDENTS"]), "workers": int(e["M_WORKERS"]),
+    "keepalive_text": e["M_KEEPALIVE"] if e["M_KEEPALIVE"] != "off" else "off (none)",
+    "nginx_workers": 1, "duration": int(e["M_DURATION"]),
+    "levels": [int(x) for x in e["M_LEVELS"].split(",")],
+    "load_s": float(e["M_LOAD_S"]), "assignments": int(e["M_ASSIGN"]), "cf_values": int(e["M_CFV"]),
+    "config_desc": "3 severities, 2 incident types, 3 roles, 5 custom fields (10 + 8 options), 50 users",
+    "total_s": int(e["M_TOTAL_S"]), "explain": json.loads(e["M_EXPLAIN"]),
+    "load_start": e["M_LOAD_START"], "load_end": e["M_LOAD_END"],
+    "noisy_note": "The machine may be shared: the *other* column of the CPU table is CPU time "
+                  "used during each run by processes outside the benchmark.",
+    "wrk_threads": 2,
+}
+with open(sys.argv[1], "w") as f:
+    json.dump(meta, f, indent=1)
+EOF
+summary=$("${BENCHPY[@]}" report --results "$R" --meta "$R/meta.json" --out "$out")
+cat "$out"
+# The raw results stay next to the build for a look afterwards.
+rm -rf "$BUILD/last-run"
+mkdir -p "$BUILD/last-run"
+cp -r "$R/." "$BUILD/last-run/"
+say "report: $out; raw results: $BUILD/last-run; total $((SECONDS - started)) s"
+say "$summary"
+if [ "$strict" = 1 ] && [[ $summary != *'"targets_failed": []'* ]]; then
+    exit 2
+fi

@@ -1,0 +1,28 @@
+-- Rounds out the configuration of a benchmark organisation after
+-- `incidentctl seed-demo` (3 severities, 2 incident types, 3 roles, 5 custom
+-- fields, 2 users): 48 more users and more options on the two select
+-- fields, so that rendering an incident costs what it would in a real
+-- organisation (CustomFieldTypeInfoV1 carries every live option of a field).
+-- psql variables: org.
+\set ON_ERROR_STOP on
+
+insert into users (organisation_id, name, email, slack_user_id, role)
+select :'org', 'Bench User ' || i, 'bench.user' || i || '@example.com',
+       'UB' || lpad(i::text, 5, '0'), (array['viewer', 'responder', 'administrator'])[1 + i % 3]
+from generate_series(1, 48) as i;
+
+-- single_select: 10 options in all; multi_select: 8.
+insert into custom_field_options (organisation_id, custom_field_id, value, sort_key)
+select :'org', f.id, v.value, 1000 + v.ord
+from custom_fields f
+cross join lateral (
+    select value, ord
+    from unnest(case f.field_type
+                    when 'single_select' then array['Search', 'Mobile', 'Data', 'Identity',
+                                                    'Billing', 'Infrastructure', 'Support']
+                    else array['Queue', 'Cache', 'Auth', 'Search', 'Mobile']
+                end) with ordinality as u(value, ord)
+) v
+where f.organisation_id = :'org'
+  and f.field_type in ('single_select', 'multi_select')
+  and f.archived_at is null;
