@@ -113,7 +113,7 @@ if [ "$quick" = 1 ]; then
 else
     duration=${duration:-10}
     levels=${levels:-4,16}
-    sweep_duration=4
+    sweep_duration=3
     rss_target=100000
     rss_chunk=10
     warmup=1
