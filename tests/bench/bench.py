@@ -509,15 +509,16 @@ def cmd_report(a):
     w("## Where the time goes: CPU per request (µs)")
     w("")
     w("CPU time (utime+stime from `/proc/PID/stat`, whole process trees, reaped children "
-      "included) during each run, divided by the requests it completed. *client* is wrk or "
-      "pgbench itself; *other* is the machine's busy time not spent by any of these "
-      "(other users of the machine: noise).")
+      "included) during each run, divided by the requests it completed. *wrk* / *pgbench* is the "
+      "load generator itself; *total* is the benchmark's own processes; *other* is the machine's "
+      "busy time spent by none of them (other users of the machine, kernel threads). incidentd's "
+      "column includes its access log line (one write per request at `--log-level info`).")
     w("")
     for lvl in levels:
         w(f"### {lvl} concurrent connections")
         w("")
-        w("| endpoint | incidentd | nginx | PostgreSQL | wrk | other | H: responder | H: nginx | D: PostgreSQL | D: pgbench | cores busy (incidentd run) |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("| endpoint | incidentd | nginx | PostgreSQL | wrk | total | other | H: responder | H: nginx | D: PostgreSQL | D: pgbench | cores busy (incidentd run) |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in TARGET_SCENS:
             i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
             h = load(f"{rdir}/c{lvl}/{s}.http.json")
@@ -527,8 +528,9 @@ def cmd_report(a):
             u = i["cpu"]["us_per_request"]
             hu = h["cpu"]["us_per_request"] if h and h.get("ok") else {}
             du = d["cpu"]["us_per_request"] if d and d.get("ok") else {}
-            w(f"| {s} | {fnum(u.get('incidentd'))} | {fnum(u.get('nginx'))} | {fnum(u.get('postgres'))} "
-              f"| {fnum(u.get('client'))} | {fnum(u.get('other'))} "
+            total = sum(u.get(k) or 0 for k in ("incidentd", "nginx", "postgres", "client"))
+            w(f"| {s} | **{fnum(u.get('incidentd'))}** | {fnum(u.get('nginx'))} | {fnum(u.get('postgres'))} "
+              f"| {fnum(u.get('client'))} | {fnum(total)} | {fnum(u.get('other'))} "
               f"| {fnum(hu.get('responder'))} | {fnum(hu.get('nginx'))} "
               f"| {fnum(du.get('postgres'))} | {fnum(du.get('client'))} "
               f"| {fratio(i['cpu'].get('cores_busy'))} |")
