@@ -2,16 +2,19 @@
  * response write and the access log line. The only module besides master.c
  * that includes fcgiapp.h.
  *
- * Signals: SIGTERM/SIGINT are blocked except while the worker waits in
- * ppoll() for the next connection, so a request in progress always
- * completes and the wait itself is interrupted race-free. The listening
- * socket is non-blocking, so losing an accept() race to a sibling just
- * returns to ppoll(). */
+ * Signals: SIGTERM/SIGINT are blocked except while the worker waits for the
+ * next connection (epoll_pwait / ppoll with the signals unblocked), so a
+ * request in progress always completes and the wait itself is interrupted
+ * race-free. Each worker waits on the shared listening socket through its
+ * own epoll instance with EPOLLEXCLUSIVE, so a new connection wakes one
+ * worker instead of all of them; the socket is non-blocking, so losing an
+ * accept() race to a sibling just returns to the wait. */
 #include "worker.h"
 
 #include <errno.h>
 #include <fcgiapp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +246,41 @@ static void setup_signals(sigset_t *wait_mask)
 	sigdelset(wait_mask, SIGINT);
 }
 
+/* An epoll instance of this worker's own watching the shared listening
+ * socket exclusively, or -1. */
+static int listen_waiter(int listen_fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
+		incd_log(INCD_LOG_ERROR, "could not watch the listening socket: %s",
+			 strerror(errno));
+		if (ep >= 0)
+			close(ep);
+		return -1;
+	}
+	return ep;
+}
+
+/* Waits until a kept FastCGI connection (kept_fd >= 0) or the listening
+ * socket has input, or a signal arrives. False on an unexpected error. */
+static bool wait_readable(int ep, int kept_fd, const sigset_t *wait_mask)
+{
+	int n;
+	if (kept_fd >= 0) {
+		struct pollfd p = {.fd = kept_fd, .events = POLLIN};
+		n = ppoll(&p, 1, NULL, wait_mask);
+	} else {
+		struct epoll_event ev;
+		n = epoll_pwait(ep, &ev, 1, -1, wait_mask);
+	}
+	if (n < 0 && errno != EINTR) {
+		incd_log(INCD_LOG_ERROR, "could not wait for requests: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 {
 	struct worker w = {.cfg = cfg};
@@ -266,12 +304,10 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 	}
 	incd_log(INCD_LOG_DEBUG, "worker ready");
 
-	while (!quit) {
-		struct pollfd p = {.fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd, .events = POLLIN};
-		if (ppoll(&p, 1, NULL, &wait_mask) < 0 && errno != EINTR) {
-			incd_log(INCD_LOG_ERROR, "could not poll: %s", strerror(errno));
+	int ep = listen_waiter(listen_fd);
+	while (!quit && ep >= 0) {
+		if (!wait_readable(ep, fr.ipcFd, &wait_mask))
 			break;
-		}
 		if (quit)
 			break;
 		int rc = FCGX_Accept_r(&fr);
@@ -287,6 +323,8 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
+	if (ep >= 0)
+		close(ep);
 	incd_auth_cache_free(w.auth);
 	incd_db_free(w.db);
 	incd_response_free(&w.resp);
