@@ -665,7 +665,7 @@ def cmd_report(a):
             w(f"| {row['org']} | {fnum(row.get('incidents'))} | {row['scenario']} | {fnum(r.get('rps'))} "
               f"| {fms(r.get('p50_ms'))} | {fms(r.get('p99_ms'))} | {r.get('errors', '–')} |")
         w("")
-        big, small = p50.get(("large", "list_first")), p50.get(("small", "list_first"))
+        big, small = p50.get(("benchmark", "list_first")), p50.get(("reference", "list_first"))
         if big and small:
             w(f"List first page p50: {fms(big)} ms at {fnum(scale.get('large_incidents'))} incidents vs "
               f"{fms(small)} ms at {fnum(scale.get('small_incidents'))}: ratio **{big / small:.2f}**.")

@@ -608,7 +608,7 @@ if [ -n "$REF_ORG" ]; then
     step "scale: list at $incidents vs 10000 incidents, $lvl connections"
     mkdir -p "$R/scale"
     rows=()
-    for pair in "large:$ORG:$WRK_KEY:$incidents" "small:$REF_ORG:$REF_KEY:10000"; do
+    for pair in "benchmark:$ORG:$WRK_KEY:$incidents" "reference:$REF_ORG:$REF_KEY:10000"; do
         IFS=: read -r label org key n <<<"$pair"
         for s in list_first list_status; do
             scenario "$s"
