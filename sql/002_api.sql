@@ -467,8 +467,32 @@ comment on function api.incident_list(text, boolean, text[], text, integer) is
 -- api.incident_create
 -- ---------------------------------------------------------------------------
 
--- Idempotent create. The order matters:
---   1. fast path: the key exists -> replay, no lock, no write;
+-- Idempotent create, in two functions. api.incident_create is the entry
+-- point and the fast path: when the key exists it renders the incident and
+-- returns, so a replay costs what a show does (one index lookup and the
+-- rendering) and never enters the writer below, whose many variables and
+-- validation would otherwise be set up for nothing.
+create function api.incident_create(p_org text, p_api_key_id text, p_id text, p_payload jsonb)
+returns table (replayed boolean, body text)
+language plpgsql volatile
+as $$
+declare
+    v_key text := p_payload ->> 'idempotency_key';
+    v_id  text;
+begin
+    select i.id into v_id
+    from incidents i
+    where i.organisation_id = p_org and i.idempotency_key = v_key;
+    if found then
+        return query select true, json_build_object('incident', api.incident_json(p_org, v_id))::text;
+        return;
+    end if;
+    return query select * from api.incident_write(p_org, p_api_key_id, p_id, p_payload);
+end
+$$;
+
+-- The writer. The order matters:
+--   1. (the caller looked the key up already);
 --   2. lock the organisation row (serialises creates of one organisation,
 --      which is what makes reference numbers gap-free);
 --   3. look for the key again: VOLATILE, so this statement has a fresh
@@ -477,7 +501,7 @@ comment on function api.incident_list(text, boolean, text[], text, integer) is
 --   4. validate everything, raising before anything is written;
 --   5. INSERT ... ON CONFLICT (organisation_id, idempotency_key) DO NOTHING,
 --      and bump the counter only if a row was really inserted.
-create function api.incident_create(p_org text, p_api_key_id text, p_id text, p_payload jsonb)
+create function api.incident_write(p_org text, p_api_key_id text, p_id text, p_payload jsonb)
 returns table (replayed boolean, body text)
 language plpgsql volatile
 as $$
@@ -531,15 +555,6 @@ begin
     end if;
     if char_length(v_key) > 256 then
         perform api.fail('IX422', 'idempotency_key', 'invalid_value', 'idempotency_key must be at most 256 characters');
-    end if;
-
-    -- 1. fast path: a replay costs one index lookup and the rendering.
-    select i.id into v_existing
-    from incidents i
-    where i.organisation_id = p_org and i.idempotency_key = v_key;
-    if found then
-        return query select true, json_build_object('incident', api.incident_json(p_org, v_existing))::text;
-        return;
     end if;
 
     -- 2. FOR NO KEY UPDATE (not FOR UPDATE): it serialises creators, and the
@@ -835,4 +850,7 @@ end
 $$;
 
 comment on function api.incident_create(text, text, text, jsonb) is
-    'Creates an incident (or replays the one created earlier with the same idempotency key): returns replayed and the body {"incident": IncidentV1}. Validation errors are IX422 raised before anything is written.';
+    'Idempotent create: returns replayed and the body {"incident": IncidentV1}; a known key is a replay (no lock, no write), anything else goes to api.incident_write.';
+
+comment on function api.incident_write(text, text, text, jsonb) is
+    'The writer behind api.incident_create: locks the organisation, re-checks the key, validates, inserts. Creates an incident (or replays the one created earlier with the same idempotency key): returns replayed and the body {"incident": IncidentV1}. Validation errors are IX422 raised before anything is written.';
