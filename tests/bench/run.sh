@@ -510,44 +510,50 @@ check_creates() {
     creates_json+=("{\"ok\": $ok, \"text\": \"$prefix: $acked acknowledged, $stored stored\"}")
 }
 
-for lvl in "${LEVELS[@]}"; do
-    mkdir -p "$R/c$lvl"
-    for s in "${SCENARIOS[@]}"; do
-        step "$s at $lvl connections: incidentd"
-        mapfile -t G < <(groups_incidentd)
-        RUN_TAG="c$lvl-$s-warmup"
-        scenario "$s"
-        wrk_run "$work/warm.json" warm "$STACK_URL" "$lvl" "$warmup" "$s" "${G[@]}" || true
-        RUN_TAG="c$lvl-$s-incidentd"
-        scenario "$s"
-        wrk_run "$R/c$lvl/$s.incidentd.json" "$s incidentd c$lvl" "$STACK_URL" "$lvl" "$duration" "$s" "${G[@]}"
-        [ "$s" != create ] || check_creates "$R/c$lvl/$s.incidentd.json" "wrk-$salt-$RUN_TAG" "$lvl"
+# Reads first at every level, then the creates: every list run sees the
+# same first page (creates put new incidents on it) and the same data.
+for phase in read write; do
+    for lvl in "${LEVELS[@]}"; do
+        mkdir -p "$R/c$lvl"
+        for s in "${SCENARIOS[@]}"; do
+            if [ "$phase" = read ] && [ "$s" = create ]; then continue; fi
+            if [ "$phase" = write ] && [ "$s" != create ]; then continue; fi
+            step "$s at $lvl connections: incidentd"
+            mapfile -t G < <(groups_incidentd)
+            RUN_TAG="c$lvl-$s-warmup"
+            scenario "$s"
+            wrk_run "$work/warm.json" warm "$STACK_URL" "$lvl" "$warmup" "$s" "${G[@]}" || true
+            RUN_TAG="c$lvl-$s-incidentd"
+            scenario "$s"
+            wrk_run "$R/c$lvl/$s.incidentd.json" "$s incidentd c$lvl" "$STACK_URL" "$lvl" "$duration" "$s" "${G[@]}"
+            [ "$s" != create ] || check_creates "$R/c$lvl/$s.incidentd.json" "wrk-$salt-$RUN_TAG" "$lvl"
 
-        step "$s at $lvl connections: HTTP ceiling (fcgi_static)"
-        static_up "$IN/$s.cgi"
-        mapfile -t G < <(groups_static)
-        RUN_TAG="c$lvl-$s-http-warm"
-        scenario "$s"
-        wrk_run "$work/warm.json" warm "http://127.0.0.1:$static_port" "$lvl" "$warmup" "$s" "${G[@]}" || true
-        RUN_TAG="c$lvl-$s-http"
-        scenario "$s"
-        wrk_run "$R/c$lvl/$s.http.json" "$s http c$lvl" "http://127.0.0.1:$static_port" "$lvl" "$duration" "$s" "${G[@]}"
-        static_down
+            step "$s at $lvl connections: HTTP ceiling (fcgi_static)"
+            static_up "$IN/$s.cgi"
+            mapfile -t G < <(groups_static)
+            RUN_TAG="c$lvl-$s-http-warm"
+            scenario "$s"
+            wrk_run "$work/warm.json" warm "http://127.0.0.1:$static_port" "$lvl" "$warmup" "$s" "${G[@]}" || true
+            RUN_TAG="c$lvl-$s-http"
+            scenario "$s"
+            wrk_run "$R/c$lvl/$s.http.json" "$s http c$lvl" "http://127.0.0.1:$static_port" "$lvl" "$duration" "$s" "${G[@]}"
+            static_down
 
-        step "$s at $lvl connections: database ceiling (pgbench -c $lvl)"
-        RUN_TAG="c$lvl-db"
-        scenario "$s"
-        pgbench_run "$R/c$lvl/$s.db.json" "$s db c$lvl" "$lvl" "$duration"
-        if [ "$lvl" -gt "$workers" ]; then
-            if [ -f "$R/c$workers/$s.db.json" ]; then
-                cp "$R/c$workers/$s.db.json" "$R/c$lvl/$s.db_w.json"
-            else
-                step "$s: database ceiling at the worker count (pgbench -c $workers)"
-                RUN_TAG="c$lvl-dbw"
-                scenario "$s"
-                pgbench_run "$R/c$lvl/$s.db_w.json" "$s db c$workers" "$workers" "$duration"
+            step "$s at $lvl connections: database ceiling (pgbench -c $lvl)"
+            RUN_TAG="c$lvl-db"
+            scenario "$s"
+            pgbench_run "$R/c$lvl/$s.db.json" "$s db c$lvl" "$lvl" "$duration"
+            if [ "$lvl" -gt "$workers" ]; then
+                if [ -f "$R/c$workers/$s.db.json" ]; then
+                    cp "$R/c$workers/$s.db.json" "$R/c$lvl/$s.db_w.json"
+                else
+                    step "$s: database ceiling at the worker count (pgbench -c $workers)"
+                    RUN_TAG="c$lvl-dbw"
+                    scenario "$s"
+                    pgbench_run "$R/c$lvl/$s.db_w.json" "$s db c$workers" "$workers" "$duration"
+                fi
             fi
-        fi
+        done
     done
 done
 
