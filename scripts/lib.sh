@@ -336,9 +336,16 @@ incidentd_stop() {
 # ------------------------------------------------------------------- nginx
 
 # nginx_render PREFIX LISTEN SOCKET [WORKER_PROCESSES [KEEPALIVE]]: writes
-# PREFIX/nginx.conf from nginx/standalone.conf.in and checks it.
+# PREFIX/nginx.conf from nginx/standalone.conf.in and checks it. KEEPALIVE
+# is off (the default: a new FastCGI connection per request) or a number of
+# kept upstream connections (with fastcgi_keep_conn on).
 nginx_render() {
-    local prefix=$1 listen=$2 sock=$3 workers=${4:-1} keepalive=${5:-2} conf user_line
+    local prefix=$1 listen=$2 sock=$3 workers=${4:-1} keepalive=${5:-off} conf user_line
+    local ka_line="# no upstream keepalive" kc_line="fastcgi_keep_conn off;"
+    if [ "$keepalive" != off ]; then
+        ka_line="keepalive $keepalive;"
+        kc_line="fastcgi_keep_conn on;"
+    fi
     mkdir -p "$prefix/logs" "$prefix/tmp" || return 1
     conf=$(<"$INCD_ROOT/nginx/standalone.conf.in") || return 1
     if is_root; then
@@ -349,7 +356,8 @@ nginx_render() {
     # Quoted replacements: bash 5.2 would expand & in them otherwise.
     conf=${conf//@USER_LINE@/"$user_line"}
     conf=${conf//@WORKER_PROCESSES@/"$workers"}
-    conf=${conf//@KEEPALIVE@/"$keepalive"}
+    conf=${conf//@KEEPALIVE_LINE@/"$ka_line"}
+    conf=${conf//@KEEP_CONN_LINE@/"$kc_line"}
     conf=${conf//@PREFIX@/"$prefix"}
     conf=${conf//@LISTEN@/"$listen"}
     conf=${conf//@SOCKET@/"$sock"}
@@ -464,7 +472,7 @@ stack_paths() {
 # already running are kept. Sets STACK_URL, STACK_DATABASE_URL, STACK_PGDATA
 # (local cluster only) and the stack_paths variables.
 stack_start() {
-    local dir=$1 build_dir=$2 pg_port=$3 http_port=$4 workers=${5:-4} keepalive
+    local dir=$1 build_dir=$2 pg_port=$3 http_port=$4 workers=${5:-4}
     [ "$workers" -ge 2 ] 2>/dev/null || fail "incidentd needs at least 2 workers here (got $workers)" || return 1
     stack_paths "$dir" || return 1
     STACK_URL="http://127.0.0.1:$http_port"
@@ -480,9 +488,8 @@ stack_start() {
         incidentd_start "$build_dir/src/incidentd" "$STACK_PIDFILE" "$STACK_LOG" "$STACK_SOCK" \
             "$STACK_DATABASE_URL" "$STACK_URL" "$workers" || return 1
     fi
-    # One nginx worker: keepalive x 1 stays below the incidentd workers.
-    keepalive=$((workers > 2 ? 2 : 1))
-    nginx_render "$STACK_NGINX" "127.0.0.1:$http_port" "$STACK_SOCK" 1 "$keepalive" || return 1
+    # No upstream keepalive: nginx/incidentd.conf says why.
+    nginx_render "$STACK_NGINX" "127.0.0.1:$http_port" "$STACK_SOCK" 1 off || return 1
     nginx_start "$STACK_NGINX" || return 1
     wait_for_url "$STACK_URL/healthz" 30
 }
