@@ -9,6 +9,12 @@
 #include <unistd.h>
 
 enum incd_log_level incd_log_threshold = INCD_LOG_INFO;
+static pid_t log_pid;
+
+void incd_log_set_pid(void)
+{
+	log_pid = getpid();
+}
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -33,10 +39,10 @@ void incd_log(enum incd_log_level level, const char *fmt, ...)
 	struct tm tm;
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	int n = snprintf(line, sizeof line,
-			 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%d] %s: ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 (long)(tv.tv_usec / 1000), (int)getpid(), level_names[level]);
+	int n = snprintf(
+	    line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%d] %s: ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000),
+	    (int)(log_pid ? log_pid : getpid()), level_names[level]);
 	va_list ap;
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof line)

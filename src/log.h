@@ -20,6 +20,10 @@ bool incd_log_parse_level(const char *s, enum incd_log_level *out) INCD_MUST_CHE
 
 void incd_log(enum incd_log_level level, const char *fmt, ...) INCD_PRINTF(2, 3);
 
+/* Remembers the calling process's pid for the log prefix (getpid() is a
+ * system call on every line otherwise); call after each fork. */
+void incd_log_set_pid(void);
+
 #define incd_log_enabled(level) ((level) <= incd_log_threshold)
 
 #endif

@@ -242,6 +242,7 @@ int incd_master_run(const struct incd_config *cfg)
 		incd_log(INCD_LOG_ERROR, "could not initialise libfcgi");
 		return 1;
 	}
+	incd_log_set_pid();
 	install_handlers(&wait_mask);
 	m.listen_fd = open_socket(cfg);
 	if (m.listen_fd < 0)

@@ -214,9 +214,10 @@ static void serve(struct worker *w, FCGX_Request *fr)
 
 	if (incd_log_enabled(INCD_LOG_INFO)) {
 		const char *state = incd_db_last_sqlstate(w->db);
-		incd_log(INCD_LOG_INFO, "%s %s %d %.3fms rid=%s%s%s",
+		long long us = incd_now_us() - start;
+		incd_log(INCD_LOG_INFO, "%s %s %d %lld.%03lldms rid=%s%s%s",
 			 req.method_name ? req.method_name : "-", req.path ? req.path : "-",
-			 w->resp.status, (double)(incd_now_us() - start) / 1000.0, req.request_id,
+			 w->resp.status, us / 1000, us % 1000, req.request_id,
 			 *state ? " sqlstate=" : "", state);
 	}
 	incd_request_free(&req);
@@ -288,6 +289,7 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 	sigset_t wait_mask;
 	struct incd_error err;
 
+	incd_log_set_pid();
 	setup_signals(&wait_mask);
 	/* A worker must not outlive its master. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
