@@ -421,8 +421,11 @@ def cmd_report(a):
     w(f"| load average at start / end | {meta.get('load_start', '?')} / {meta.get('load_end', '?')} |")
     w(f"| software | {meta.get('software', '?')} |")
     w(f"| PostgreSQL settings | {meta.get('pg_settings', '?')} |")
+    ka = meta.get("keepalive_text", "?")
+    ka_text = ("no upstream keepalive, `fastcgi_keep_conn off`" if ka.startswith("off")
+               else f"upstream `keepalive {ka}`, `fastcgi_keep_conn on`")
     w(f"| incidentd | {workers} workers (`--workers`), nginx {meta.get('nginx_workers', 1)} worker, "
-      f"upstream `keepalive {meta.get('keepalive_text', '?')}`, `fastcgi_keep_conn on`, unix socket |")
+      f"{ka_text}, unix socket |")
     w(f"| data | organisation with {fnum(meta.get('incidents'))} incidents "
       f"({fnum(meta.get('assignments'))} role assignments, {fnum(meta.get('cf_values'))} custom field values), "
       f"{meta.get('config_desc', '')}; bulk load took {fnum(meta.get('load_s'), 1)} s |")
@@ -590,9 +593,10 @@ def cmd_report(a):
     if sweep:
         w("## Worker count and upstream keepalive sweep")
         w("")
-        w(f"incidentd `--workers` × nginx upstream `keepalive` (1 nginx worker, "
-          f"`fastcgi_keep_conn on`; *off* = no keepalive directive: a new FastCGI connection per "
-          f"request), {sweep.get('connections')} wrk connections, {sweep.get('duration')} s per point.")
+        w(f"incidentd `--workers` × nginx upstream `keepalive` (1 nginx worker; *off* = no upstream "
+          f"keepalive and `fastcgi_keep_conn off`, a new FastCGI connection per request; a number = "
+          f"that many kept connections with `fastcgi_keep_conn on`), {sweep.get('connections')} wrk "
+          f"connections, {sweep.get('duration')} s per point.")
         w("")
         w("| workers | keepalive | show req/s | show p50 | show p99 | list req/s | list p50 | list p99 | errors |")
         w("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -622,11 +626,13 @@ def cmd_report(a):
             w("")
             # keepalive against none at the same worker count
             notes = []
+            hurt = False
             for pt, sh, li in pts:
                 if pt["keepalive"] == "off":
                     continue
                 off = next((x for x in pts if x[0]["workers"] == pt["workers"] and x[0]["keepalive"] == "off"), None)
                 if off:
+                    hurt = hurt or li["p99_ms"] > 2 * off[2]["p99_ms"] or sh["p99_ms"] > 2 * off[1]["p99_ms"]
                     notes.append(f"{pt['workers']} workers, keepalive {pt['keepalive']} vs off: show "
                                  f"{fnum(sh['rps'])} vs {fnum(off[1]['rps'])} req/s, p99 {fms(sh['p99_ms'])} vs "
                                  f"{fms(off[1]['p99_ms'])} ms; list {fnum(li['rps'])} vs {fnum(off[2]['rps'])} "
@@ -637,7 +643,10 @@ def cmd_report(a):
                 for n in notes:
                     w(f"* {n}")
                 w("")
-            w("Why keepalive hurts here: libfcgi serves one connection at a time, so every kept FastCGI "
+            w(("Why keepalive hurts here: " if hurt else
+               "Keepalive changed no tail here (it does once more requests are in flight than there are "
+               "workers): ") +
+              "libfcgi serves one connection at a time, so every kept FastCGI "
               "connection pins an incidentd worker. When more requests are in flight than there are "
               "workers, the extra ones wait as new connections in the listen backlog; a worker that "
               "finishes a request on a kept connection waits on that connection for nginx's next request "

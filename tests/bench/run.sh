@@ -15,7 +15,8 @@
 #   --connections L   comma-separated client concurrency levels (4,16;
 #                     --quick: 4)
 #   --workers W       incidentd --workers (4)
-#   --keepalive K     nginx upstream keepalive, or off (2 if W > 2, else 1)
+#   --keepalive K     nginx upstream keepalive: off (the default, as in
+#                     scripts/lib.sh's stack) or a number of connections
 #   --quick           a smoke run of about two minutes
 #   --out FILE        the Markdown report (BENCHMARKS.md in the checkout)
 #   --strict          exit 2 when a target is missed
@@ -123,10 +124,7 @@ IFS=, read -r -a LEVELS <<<"$levels"
 for c in "${LEVELS[@]}"; do
     [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || fail "bad --connections: $levels" || exit 2
 done
-if [ -z "$keepalive" ]; then
-    keepalive=$((workers > 2 ? 2 : 1))
-    [ "$workers" -gt 1 ] || keepalive=off
-fi
+keepalive=${keepalive:-off}
 if [ "$keepalive" != off ]; then
     [[ $keepalive =~ ^[0-9]+$ ]] && [ "$keepalive" -ge 1 ] || fail "--keepalive must be a number or off" || exit 2
     # One nginx worker: every kept connection pins an incidentd worker.
@@ -181,17 +179,11 @@ q() { "$PSQL" -X -q -At -v ON_ERROR_STOP=1 "$DBURL" "$@"; }
 postmaster_pid() { head -n 1 "$STACK_PGDATA/postmaster.pid"; }
 
 # nginx_render_ka PREFIX LISTEN SOCKET KEEPALIVE: nginx_render with one
-# nginx worker; KEEPALIVE "off" drops the upstream keepalive directive
-# (nginx has no "keepalive 0"), so every request opens a new connection.
+# nginx worker; KEEPALIVE is off (no upstream keepalive, fastcgi_keep_conn
+# off: a new FastCGI connection per request) or a number of kept
+# connections (fastcgi_keep_conn on).
 nginx_render_ka() {
-    local prefix=$1 listen=$2 sock=$3 ka=$4
-    if [ "$ka" = off ]; then
-        nginx_render "$prefix" "$listen" "$sock" 1 1 || return 1
-        sed -i -E '/^[[:space:]]*keepalive [0-9]+;/d' "$prefix/nginx.conf"
-        nginx_cmd "$prefix" -t -q
-    else
-        nginx_render "$prefix" "$listen" "$sock" 1 "$ka"
-    fi
+    nginx_render "$1" "$2" "$3" 1 "$4"
 }
 
 # incidentd_up WORKERS KEEPALIVE: (re)starts incidentd and its nginx fresh.
@@ -446,7 +438,7 @@ status_q=$(printf '&status=%s' "${STATUSES[@]}")
 echo "/v1/incidents?page_size=25$status_q" >"$IN/list_status.paths"
 for f in show list_deep; do
     for ((k = 1; k <= NIDS; k++)); do
-        sed "s/@K@/$k/g" "$BENCH_SRC/pgbench/${f}_@K@.sql" >"$PGB/${f}_$k.sql"
+        sed "s/@K@/$k/g" "$BENCH_SRC/pgbench/$f.sql.in" >"$PGB/${f}_$k.sql"
     done
 done
 cp "$BENCH_SRC/pgbench/list_first.sql" "$BENCH_SRC/pgbench/list_status.sql" \
@@ -667,10 +659,11 @@ sweep_conns=${LEVELS[-1]}
 mkdir -p "$R/sweep"
 points=()
 for w in 1 2 4 8; do
-    # keepalive: off, 1, and half the workers (the scripts' rule of thumb:
-    # keepalive x 1 nginx worker below --workers); --quick: the rule only.
+    # keepalive: off (the default), 1, and half the workers (keepalive x 1
+    # nginx worker stays below --workers); --quick: off, and half with 4.
     if [ "$quick" = 1 ]; then
-        kas=($((w / 2)))
+        kas=(off)
+        [ "$w" != 4 ] || kas+=(2)
     else
         kas=(off 1 $((w / 2)))
     fi
@@ -793,7 +786,7 @@ meta = {
                 f"{ver(['wrk', '-v']).split(' [')[0]}, libfcgi {ver(['dpkg-query', '-W', '-f=${Version}', 'libfcgi0ldbl'])}",
     "pg_settings": e["M_PGSET"],
     "incidents": int(e["M_INCIDENTS"]), "workers": int(e["M_WORKERS"]),
-    "keepalive_text": e["M_KEEPALIVE"] if e["M_KEEPALIVE"] != "off" else "off (none)",
+    "keepalive_text": e["M_KEEPALIVE"],
     "nginx_workers": 1, "duration": int(e["M_DURATION"]),
     "levels": [int(x) for x in e["M_LEVELS"].split(",")],
     "load_s": float(e["M_LOAD_S"]), "assignments": int(e["M_ASSIGN"]), "cf_values": int(e["M_CFV"]),
