@@ -711,11 +711,11 @@ explain_org() {
     }
 }
 explain_org "$ORG" "$KEY_ID" "$R/explain-main.txt"
-explain_list="[[\"benchmark organisation, $incidents incidents\", \"$R/explain-main.txt\"]"
+explain_list="[[\"benchmark organisation, $incidents incidents\", \"explain-main.txt\"]"
 if [ -n "$REF_ORG" ]; then
     ref_key_id=$(q -c "select id from api_keys where organisation_id = '$REF_ORG' limit 1")
     explain_org "$REF_ORG" "$ref_key_id" "$R/explain-ref.txt"
-    explain_list+=", [\"reference organisation, 10000 incidents\", \"$R/explain-ref.txt\"]"
+    explain_list+=", [\"reference organisation, 10000 incidents\", \"explain-ref.txt\"]"
 fi
 explain_list+="]"
 
