@@ -128,19 +128,12 @@ $$;
 -- Renderers the config endpoints add to those of 002_api
 -- ---------------------------------------------------------------------------
 
--- IncidentRoleV2 (IncidentRoleV1 without "required")
+-- IncidentRoleV2: IncidentRoleV1 without "required" (config reads only, so
+-- the jsonb round trip costs nothing that matters).
 create function api.incident_role_v2_json(r incident_roles) returns json
 language sql stable
 as $$
-    select json_build_object(
-        'id', (r).id,
-        'name', (r).name,
-        'description', (r).description,
-        'instructions', (r).instructions,
-        'shortform', (r).shortform,
-        'role_type', (r).role_type,
-        'created_at', api.ts((r).created_at),
-        'updated_at', api.ts((r).updated_at))
+    select (api.incident_role_json(r)::jsonb - 'required')::json
 $$;
 
 -- CustomFieldV2 (the catalog attributes are omitted: there is no catalog)
