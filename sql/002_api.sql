@@ -496,14 +496,12 @@ $$;
 
 -- The writer. The order matters:
 --   1. (the caller looked the key up already);
---   2. validate everything, raising before anything is written (a request
---      whose payload is invalid gets its 422 even if another request with
---      the same key is committing meanwhile; identical retries all replay);
---   3. lock the organisation row (serialises creates of one organisation,
+--   2. lock the organisation row (serialises creates of one organisation,
 --      which is what makes reference numbers gap-free);
---   4. look for the key again: VOLATILE, so this statement has a fresh
+--   3. look for the key again: VOLATILE, so this statement has a fresh
 --      snapshot, and any concurrent creator with the same key committed
 --      before we got the lock;
+--   4. validate everything, raising before anything is written;
 --   5. INSERT ... ON CONFLICT (organisation_id, idempotency_key) DO NOTHING,
 --      and bump the counter only if a row was really inserted.
 create function api.incident_write(p_org text, p_api_key_id text, p_id text, p_payload jsonb)
@@ -562,8 +560,27 @@ begin
         perform api.fail('IX422', 'idempotency_key', 'invalid_value', 'idempotency_key must be at most 256 characters');
     end if;
 
-    -- 2. validation, before the lock: creates of one organisation wait
-    -- for each other only while they write and commit.
+    -- 2. FOR NO KEY UPDATE (not FOR UPDATE): it serialises creators, and the
+    -- counter update below, without blocking foreign-key checks (FOR KEY
+    -- SHARE) of other writers pointing at the organisation.
+    select o.last_incident_number into v_last
+    from organisations o
+    where o.id = p_org
+    for no key update;
+    if not found then
+        perform api.fail('IX404', 'organisation', 'not_found', 'The organisation does not exist');
+    end if;
+
+    -- 3. fresh snapshot: a concurrent create with this key has committed.
+    select i.id into v_existing
+    from incidents i
+    where i.organisation_id = p_org and i.idempotency_key = v_key;
+    if found then
+        return query select true, json_build_object('incident', api.incident_json(p_org, v_existing))::text;
+        return;
+    end if;
+
+    -- 4. validation
     if v_visibility is null then
         perform api.fail('IX422', 'visibility', 'is_required', 'visibility is required');
     elsif v_visibility not in ('public', 'private') then
@@ -783,26 +800,6 @@ begin
             ra_user := ra_user || v_user_id;
             ra_pos := ra_pos || n_i;
         end loop;
-    end if;
-
-    -- 3. FOR NO KEY UPDATE (not FOR UPDATE): it serialises creators, and the
-    -- counter update below, without blocking foreign-key checks (FOR KEY
-    -- SHARE) of other writers pointing at the organisation.
-    select o.last_incident_number into v_last
-    from organisations o
-    where o.id = p_org
-    for no key update;
-    if not found then
-        perform api.fail('IX404', 'organisation', 'not_found', 'The organisation does not exist');
-    end if;
-
-    -- 4. fresh snapshot: a concurrent create with this key has committed.
-    select i.id into v_existing
-    from incidents i
-    where i.organisation_id = p_org and i.idempotency_key = v_key;
-    if found then
-        return query select true, json_build_object('incident', api.incident_json(p_org, v_existing))::text;
-        return;
     end if;
 
     -- 5. write. greatest(...) keeps numbering going even if someone loaded
