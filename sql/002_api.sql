@@ -132,10 +132,19 @@ as $$
         'sort_key', (o).sort_key)
 $$;
 
--- CustomFieldTypeInfoV1: the field with the options it had at p_at (those
--- created by then and not archived by then), in display order; p_at null
--- means now (the live options).
-create function api.custom_field_type_info_json(f custom_fields, p_at timestamptz) returns json
+-- The live options of a custom field, in display order.
+create function api.custom_field_options_json(p_org text, p_custom_field_id text) returns json
+language sql stable
+as $$
+    select coalesce(json_agg(api.custom_field_option_json(o) order by o.sort_key, o.value, o.id), '[]'::json)
+    from custom_field_options o
+    where o.organisation_id = p_org
+      and o.custom_field_id = p_custom_field_id
+      and o.archived_at is null
+$$;
+
+-- CustomFieldTypeInfoV1: the field with its live options.
+create function api.custom_field_type_info_json(f custom_fields) returns json
 language sql stable
 as $$
     select json_build_object(
@@ -143,14 +152,7 @@ as $$
         'name', (f).name,
         'description', (f).description,
         'field_type', (f).field_type,
-        'options', coalesce((
-            select json_agg(api.custom_field_option_json(fo) order by fo.sort_key, fo.value, fo.id)
-            from custom_field_options fo
-            where fo.organisation_id = (f).organisation_id
-              and fo.custom_field_id = (f).id
-              and (case when p_at is null then fo.archived_at is null
-                        else fo.created_at <= p_at and (fo.archived_at is null or fo.archived_at > p_at)
-                   end)), '[]'::json))
+        'options', api.custom_field_options_json((f).organisation_id, (f).id))
 $$;
 
 comment on function api.ts(timestamptz) is 'The API''s timestamp text: UTC, six fractional digits, Z.';
@@ -160,7 +162,8 @@ comment on function api.incident_type_json(incident_types) is 'IncidentTypeV1/V2
 comment on function api.incident_role_json(incident_roles) is 'IncidentRoleV1 JSON of an incident role row (V2: the same without required).';
 comment on function api.user_json(users) is 'UserV1 JSON of a user row.';
 comment on function api.custom_field_option_json(custom_field_options) is 'CustomFieldOptionV1/V2 JSON of an option row.';
-comment on function api.custom_field_type_info_json(custom_fields, timestamptz) is 'CustomFieldTypeInfoV1 JSON of a custom field row with the options it had at a point in time (null: now).';
+comment on function api.custom_field_options_json(text, text) is 'JSON array of the live options of a custom field, in display order.';
+comment on function api.custom_field_type_info_json(custom_fields) is 'CustomFieldTypeInfoV1 JSON of a custom field row, with its live options.';
 
 -- ---------------------------------------------------------------------------
 -- Incident rendering (IncidentV1)
@@ -204,34 +207,28 @@ begin
         join users u on u.organisation_id = a.organisation_id and u.id = a.user_id
         where a.incident_id = any (p_ids) and a.organisation_id = p_org
         group by a.incident_id
-    ), pairs as (
-        select distinct cfv.incident_id, cfv.custom_field_id from cfv
-    ), field_now as materialized (
-        -- Each field used, rendered once with its live options, and the last
-        -- time its option set changed (an option created or archived).
-        select f.id, f as row,
-               api.custom_field_type_info_json(f, null) as doc,
-               (select max(greatest(fo.created_at, coalesce(fo.archived_at, '-infinity')))
-                from custom_field_options fo
-                where fo.organisation_id = f.organisation_id
-                  and fo.custom_field_id = f.id) as options_changed_at
-        from custom_fields f
-        where f.organisation_id = p_org
-          and f.id in (select pairs.custom_field_id from pairs)
-    ), fields as (
-        -- An incident shows each field with the options it had when the
-        -- incident was created, so deleting (archiving) or adding an option
-        -- later leaves past incidents rendering exactly as before. That is
-        -- the live rendering unless the options changed since: only then is
-        -- the field rendered again for the incident.
-        select p.incident_id, n.id,
-               case when n.options_changed_at is null or n.options_changed_at <= i.created_at
-                    then n.doc
-                    else api.custom_field_type_info_json(n.row, i.created_at)
-               end as doc
-        from pairs p
-        join field_now n on n.id = p.custom_field_id
-        join incidents i on i.organisation_id = p_org and i.id = p.incident_id
+    ), fields as materialized (
+        -- CustomFieldTypeInfoV1 of each field an incident uses, with the
+        -- options the field had when the incident was created: deleting
+        -- (archiving) or adding an option later leaves past incidents
+        -- rendering exactly as before.
+        select u.incident_id, f.id,
+               json_build_object(
+                   'id', f.id,
+                   'name', f.name,
+                   'description', f.description,
+                   'field_type', f.field_type,
+                   'options', coalesce((
+                       select json_agg(api.custom_field_option_json(fo) order by fo.sort_key, fo.value, fo.id)
+                       from custom_field_options fo
+                       where fo.organisation_id = f.organisation_id
+                         and fo.custom_field_id = f.id
+                         and fo.created_at <= u.created_at
+                         and (fo.archived_at is null or fo.archived_at > u.created_at)), '[]'::json)) as doc
+        from (select distinct cfv.incident_id, cfv.custom_field_id, i.created_at
+              from cfv
+              join incidents i on i.organisation_id = cfv.organisation_id and i.id = cfv.incident_id) u
+        join custom_fields f on f.organisation_id = p_org and f.id = u.custom_field_id
     ), entries as (
         select v.incident_id, v.custom_field_id,
                min(v.entry_position) as entry_position,
