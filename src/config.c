@@ -10,7 +10,7 @@
 
 #include "util.h"
 
-enum setting_type { T_STRING, T_INT, T_MODE, T_LEVEL };
+enum setting_type { T_STRING, T_INT, T_MODE, T_LEVEL, T_SCHED };
 
 struct setting {
 	const char *flag; /* long option name */
@@ -43,6 +43,9 @@ static const struct setting settings[] = {
      "listen backlog of the FastCGI socket"},
     {"drain-timeout", "INCIDENTD_DRAIN_TIMEOUT", T_INT, OFF(drain_seconds), 1, 3600, "30",
      "seconds SIGTERM waits for in-flight requests before killing workers"},
+    {"scheduler", "INCIDENTD_SCHEDULER", T_SCHED, OFF(sched_batch), 0, 0, "batch",
+     "workers' CPU scheduling policy: batch (SCHED_BATCH: a woken worker does not\n"
+     "      preempt PostgreSQL or nginx mid-request) or normal (SCHED_OTHER)"},
 };
 
 static void print_help(FILE *out)
@@ -104,6 +107,14 @@ static bool set_value(struct incd_config *cfg, const struct setting *s, const ch
 			return false;
 		}
 		return true;
+	case T_SCHED:
+		if (strcmp(value, "batch") != 0 && strcmp(value, "normal") != 0) {
+			snprintf(err, errlen, "invalid --%s: '%s' (expected batch or normal)",
+				 s->flag, value);
+			return false;
+		}
+		*(bool *)(void *)base = value[0] == 'b';
+		return true;
 	}
 	return false;
 }
@@ -120,6 +131,7 @@ static void set_defaults(struct incd_config *cfg)
 	cfg->socket_mode = 0660;
 	cfg->backlog = 1024;
 	cfg->drain_seconds = 30;
+	cfg->sched_batch = true;
 }
 
 enum incd_config_result incd_config_load(struct incd_config *cfg, int argc, char **argv,

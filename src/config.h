@@ -18,6 +18,7 @@ struct incd_config {
 	int socket_mode;   /* permissions of a unix socket */
 	int backlog;	   /* listen(2) backlog */
 	int drain_seconds; /* how long SIGTERM waits for in-flight requests */
+	bool sched_batch;  /* workers run under SCHED_BATCH (see docs/DESIGN.md) */
 };
 
 enum incd_config_result {

@@ -44,6 +44,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.socket_mode, 0660);
 	ck_assert_ptr_null(cfg.pid_file);
 	ck_assert_int_eq(cfg.log_level, INCD_LOG_INFO);
+	ck_assert(cfg.sched_batch);
 	incd_config_free(&cfg);
 }
 END_TEST
@@ -57,7 +58,9 @@ START_TEST(env_then_flags)
 	set_env(1, "DATABASE_URL", "postgresql:///db");
 	set_env(2, "INCIDENTD_LOG_LEVEL", "debug");
 	set_env(3, "INCIDENTD_SOCKET_MODE", "0666");
+	set_env(4, "INCIDENTD_SCHEDULER", "normal");
 	ck_assert_int_eq(load(&cfg, 4, argv, err), INCD_CONFIG_OK);
+	ck_assert(!cfg.sched_batch);
 	ck_assert_int_eq(cfg.workers, 3);
 	ck_assert_str_eq(cfg.database_url, "postgresql:///db");
 	ck_assert_str_eq(cfg.public_url, "https://x.example");
@@ -87,6 +90,11 @@ START_TEST(errors)
 	char *none[] = {"incidentd", NULL};
 	ck_assert_int_eq(load(&cfg, 1, none, err), INCD_CONFIG_ERROR);
 	ck_assert_ptr_nonnull(strstr(err, "loud"));
+	incd_config_free(&cfg);
+	char *bad_sched[] = {"incidentd", "--scheduler=fifo", NULL};
+	env_values[0][0] = NULL;
+	ck_assert_int_eq(load(&cfg, 2, bad_sched, err), INCD_CONFIG_ERROR);
+	ck_assert_ptr_nonnull(strstr(err, "fifo"));
 	incd_config_free(&cfg);
 }
 END_TEST
