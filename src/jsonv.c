@@ -207,6 +207,23 @@ void incd_jv_index(char *buf, size_t cap, const char *prefix, size_t index)
 	snprintf(buf, cap, "%s[%zu]", prefix, index);
 }
 
+/* A 422 for field prefix.key, "<path> <message>". The path is only put
+ * together here, on failure: a valid body has dozens of fields. */
+static bool field_fail(struct incd_error *err, const char *code, const char *prefix,
+		       const char *key, const char *fmt, ...) INCD_PRINTF(5, 6);
+static bool field_fail(struct incd_error *err, const char *code, const char *prefix,
+		       const char *key, const char *fmt, ...)
+{
+	char path[256], msg[256];
+	va_list ap;
+
+	incd_jv_path(path, sizeof path, prefix, key);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return incd_fail(err, 422, code, path, "%s %s", path, msg);
+}
+
 /* Looks up key; absent and JSON null both count as missing. */
 static struct json_object *field(struct json_object *obj, const char *key)
 {
@@ -219,33 +236,30 @@ static struct json_object *field(struct json_object *obj, const char *key)
 bool incd_jv_string(struct json_object *obj, const char *prefix, const char *key, bool required,
 		    size_t min_chars, size_t max_chars, const char **out, struct incd_error *err)
 {
-	char path[256];
 	struct json_object *v = field(obj, key);
-	incd_jv_path(path, sizeof path, prefix, key);
 	*out = NULL;
 	if (v == NULL) {
 		if (required)
-			return incd_fail(err, 422, "is_required", path, "%s is required", path);
+			return field_fail(err, "is_required", prefix, key, "is required");
 		return true;
 	}
 	if (!json_object_is_type(v, json_type_string))
-		return incd_fail(err, 422, "invalid_value", path, "%s must be a string", path);
+		return field_fail(err, "invalid_value", prefix, key, "must be a string");
 	const char *s = json_object_get_string(v);
 	size_t len = (size_t)json_object_get_string_len(v);
 	if (strlen(s) != len)
-		return incd_fail(err, 422, "invalid_value", path,
-				 "%s must not contain NUL characters", path);
+		return field_fail(err, "invalid_value", prefix, key,
+				  "must not contain NUL characters");
 	size_t chars = incd_utf8_len(s, len);
 	if (chars < min_chars) {
 		if (min_chars == 1 && required)
-			return incd_fail(err, 422, "is_required", path, "%s must not be empty",
-					 path);
-		return incd_fail(err, 422, "invalid_value", path,
-				 "%s must be at least %zu characters", path, min_chars);
+			return field_fail(err, "is_required", prefix, key, "must not be empty");
+		return field_fail(err, "invalid_value", prefix, key,
+				  "must be at least %zu characters", min_chars);
 	}
 	if (chars > max_chars)
-		return incd_fail(err, 422, "invalid_value", path,
-				 "%s must be at most %zu characters", path, max_chars);
+		return field_fail(err, "invalid_value", prefix, key,
+				  "must be at most %zu characters", max_chars);
 	*out = s;
 	return true;
 }
@@ -253,7 +267,6 @@ bool incd_jv_string(struct json_object *obj, const char *prefix, const char *key
 bool incd_jv_enum(struct json_object *obj, const char *prefix, const char *key, bool required,
 		  const char *const *allowed, const char **out, struct incd_error *err)
 {
-	char path[256];
 	if (!incd_jv_string(obj, prefix, key, required, 0, 64, out, err))
 		return false;
 	if (*out == NULL)
@@ -270,26 +283,23 @@ bool incd_jv_enum(struct json_object *obj, const char *prefix, const char *key, 
 			break;
 		used += (size_t)w;
 	}
-	incd_jv_path(path, sizeof path, prefix, key);
 	*out = NULL;
-	return incd_fail(err, 422, "invalid_value", path, "%s must be one of: %s", path, list);
+	return field_fail(err, "invalid_value", prefix, key, "must be one of: %s", list);
 }
 
 static bool typed(struct json_object *obj, const char *prefix, const char *key, bool required,
 		  enum json_type type, const char *what, struct json_object **out,
 		  struct incd_error *err)
 {
-	char path[256];
 	struct json_object *v = field(obj, key);
-	incd_jv_path(path, sizeof path, prefix, key);
 	*out = NULL;
 	if (v == NULL) {
 		if (required)
-			return incd_fail(err, 422, "is_required", path, "%s is required", path);
+			return field_fail(err, "is_required", prefix, key, "is required");
 		return true;
 	}
 	if (!json_object_is_type(v, type))
-		return incd_fail(err, 422, "invalid_value", path, "%s must be %s", path, what);
+		return field_fail(err, "invalid_value", prefix, key, "must be %s", what);
 	*out = v;
 	return true;
 }
@@ -316,27 +326,25 @@ void incd_jv_copy(struct json_object *dst, struct json_object *obj, const char *
 static bool check_scalar(struct json_object *obj, const char *prefix,
 			 const struct incd_field_spec *f, struct incd_error *err)
 {
-	char path[256];
 	struct json_object *v = field(obj, f->key);
-	incd_jv_path(path, sizeof path, prefix, f->key);
 	if (v == NULL) {
 		if (f->required)
-			return incd_fail(err, 422, "is_required", path, "%s is required", path);
+			return field_fail(err, "is_required", prefix, f->key, "is required");
 		return true;
 	}
 	if (f->type == INCD_F_BOOL) {
 		if (!json_object_is_type(v, json_type_boolean))
-			return incd_fail(err, 422, "invalid_value", path, "%s must be a boolean",
-					 path);
+			return field_fail(err, "invalid_value", prefix, f->key, "must be a boolean");
 		return true;
 	}
 	if (!json_object_is_type(v, json_type_int))
-		return incd_fail(err, 422, "invalid_value", path, "%s must be an integer", path);
+		return field_fail(err, "invalid_value", prefix, f->key, "must be an integer");
 	errno = 0;
 	int64_t n = json_object_get_int64(v);
 	if (errno != 0 || n < f->min || n > f->max)
-		return incd_fail(err, 422, "invalid_value", path,
-				 "%s must be an integer from %lld to %lld", path, f->min, f->max);
+		return field_fail(err, "invalid_value", prefix, f->key,
+				  "must be an integer from %lld to %lld", (long long)f->min,
+				  (long long)f->max);
 	return true;
 }
 

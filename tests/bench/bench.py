@@ -3,6 +3,8 @@
 
   run-wrk     runs wrk, reads the BENCH_JSON line of the Lua done() hook
   run-pgbench runs pgbench, reads its summary and per-transaction logs
+  merge       adds up the rounds of one measured point (run-wrk or
+              run-pgbench results) into one result
   rss         VmRSS / RssAnon of the children of a master process
   cgi         turns a curl capture (headers + body) into the bytes a
               FastCGI responder writes (for tests/bench/fcgi_static)
@@ -240,6 +242,56 @@ def cmd_run_pgbench(a):
     return 0
 
 
+# ------------------------------------------------------------------ merge
+
+
+def cmd_merge(a):
+    """One result from the rounds of a point. Every round runs for the same
+    time, so req/s is the mean of the rounds' req/s; requests, errors and
+    CPU seconds add up (CPU per request = all CPU / all requests); p50 is
+    the median of the rounds' p50 and p99 the highest round's p99. The
+    rounds' own req/s stay in "rounds_rps" for the per-round ratios."""
+    runs = [load(f) for f in a.inputs]
+    ok = [r for r in runs if r and r.get("ok")]
+    res = {"kind": ok[0]["kind"] if ok else "?", "label": a.out, "ok": len(ok) == len(runs) and bool(ok),
+           "rounds": len(runs)}
+    if not ok:
+        res["error"] = "no round succeeded"
+        write_json(a.out, res)
+        return 1
+    if not res["ok"]:
+        res["error"] = "; ".join((r or {}).get("error", "missing result") for r in runs
+                                 if not r or not r.get("ok"))
+    n = len(ok)
+    p50s = sorted(r["p50_ms"] for r in ok if r.get("p50_ms") is not None)
+    p99s = [r["p99_ms"] for r in ok if r.get("p99_ms") is not None]
+    res.update({
+        "requests": sum(r["requests"] for r in ok),
+        "rps": sum(r["rps"] for r in ok) / n,
+        "rounds_rps": [r["rps"] for r in ok],
+        "p50_ms": p50s[(len(p50s) - 1) // 2] if p50s else None,
+        "p99_ms": max(p99s) if p99s else None,
+        "errors": sum(r.get("errors", 0) or 0 for r in runs if r),
+        "non2xx": sum(r.get("non2xx", 0) or 0 for r in runs if r),
+    })
+    secs = {}
+    busy = wall = 0.0
+    for r in ok:
+        for k, v in r["cpu"]["seconds"].items():
+            secs[k] = secs.get(k, 0.0) + v
+        wall += r["cpu"]["wall_s"]
+        busy += r["cpu"]["seconds"]["machine_busy"]
+    reqs = res["requests"]
+    res["cpu"] = {
+        "seconds": secs,
+        "us_per_request": {k: (v * 1e6 / reqs if reqs else None) for k, v in secs.items()},
+        "wall_s": wall,
+        "cores_busy": busy / wall if wall > 0 else None,
+    }
+    write_json(a.out, res)
+    return 0 if res["ok"] else 1
+
+
 # -------------------------------------------------------------------- rss
 
 
@@ -331,6 +383,28 @@ def ceiling(h, d):
     if not h or not d:
         return None
     return 1.0 / (1.0 / h + 1.0 / d)
+
+
+def round_ratios(i, h, d, dw):
+    """"lowest–highest" of incidentd ÷ C over the rounds of a point; D of a
+    round is the better of its two client counts, as for the whole point."""
+    if not all(x and x.get("ok") and x.get("rounds_rps") for x in (i, h, d)):
+        return "–"
+    n = min(len(i["rounds_rps"]), len(h["rounds_rps"]), len(d["rounds_rps"]))
+    dws = dw.get("rounds_rps") if dw and dw.get("ok") else None
+    ratios = []
+    for r in range(n):
+        dr = d["rounds_rps"][r]
+        if dws and r < len(dws):
+            dr = max(dr, dws[r])
+        elif dw and dw.get("ok"):
+            dr = max(dr, dw["rps"])
+        c = ceiling(h["rounds_rps"][r], dr)
+        if c:
+            ratios.append(i["rounds_rps"][r] / c)
+    if not ratios:
+        return "–"
+    return f"{min(ratios):.2f}–{max(ratios):.2f}"
 
 
 def noise(*runs_and_ncpu):
@@ -429,7 +503,8 @@ def cmd_report(a):
     w(f"| data | organisation with {fnum(meta.get('incidents'))} incidents "
       f"({fnum(meta.get('assignments'))} role assignments, {fnum(meta.get('cf_values'))} custom field values), "
       f"{meta.get('config_desc', '')}; bulk load took {fnum(meta.get('load_s'), 1)} s |")
-    w(f"| runs | {meta.get('duration')} s per point (wrk -t{meta.get('wrk_threads', 2)}, pgbench -j 2 -M prepared), "
+    w(f"| runs | {meta.get('rounds', 1)} rounds of {meta.get('duration')} s per run and point, incidentd, H and D "
+      f"interleaved (wrk -t{meta.get('wrk_threads', 2)}, pgbench -j 2 -M prepared), "
       f"concurrency {', '.join(str(c) for c in levels)}; total benchmark time {fnum(meta.get('total_s'))} s |")
     w("")
     if meta.get("noisy_note"):
@@ -447,16 +522,21 @@ def cmd_report(a):
       "the endpoint's exact statement with the same parameters (at the same client count; "
       "where that exceeds the worker count, also at the worker count, and the better is used). "
       "**C** = 1 / (1/H + 1/D): what the stack would do if incidentd's own code cost nothing. "
+      "Each point is measured in rounds: a round runs incidentd, H and D once each, for the "
+      "same time, in alternating order (I H D, then D H I, ...), so that a slow spell of a "
+      "shared machine weighs on all three alike; req/s is the mean over the rounds, p50 the "
+      "median round's, p99 the worst round's. *÷C by round*: the lowest and highest ratio of "
+      "a single round, a measure of the noise. "
       "Latencies in ms. *noise*: the largest share of the machine's CPU used by processes "
-      "outside the benchmark during the point's three runs (other users of a shared machine, "
+      "outside the benchmark during the point's runs (other users of a shared machine, "
       "kernel threads such as the file system journal).")
     w("")
     ncpu = meta.get("nproc") or os.cpu_count()
     for lvl in levels:
         w(f"### {lvl} concurrent connections")
         w("")
-        w("| endpoint | incidentd req/s | p50 | p99 | H req/s | H p50 | D tps | D p50 | C | ÷C | ÷H | ÷D | errors | noise |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("| endpoint | incidentd req/s | p50 | p99 | H req/s | H p50 | D tps | D p50 | C | ÷C | ÷C by round | ÷H | ÷D | errors | noise |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in TARGET_SCENS:
             i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
             h = load(f"{rdir}/c{lvl}/{s}.http.json")
@@ -480,7 +560,7 @@ def cmd_report(a):
             w(f"| {SCEN_TITLES[s]} | {fnum(ir)} | {fms(i.get('p50_ms'))} | {fms(i.get('p99_ms'))} "
               f"| {fnum(hr)} | {fms(h.get('p50_ms') if h else None)} "
               f"| {fnum(dr)}{dnote} | {fms(dd.get('p50_ms') if dd else None)} "
-              f"| {fnum(c)} | {fratio(ir / c if ir and c else None)} "
+              f"| {fnum(c)} | {fratio(ir / c if ir and c else None)} | {round_ratios(i, h, d, dw)} "
               f"| {fratio(ir / hr if ir and hr else None)} | {fratio(ir / dr if ir and dr else None)} | {errs} "
               f"| {noise(i, h, dd, ncpu)} |")
             targets.append((f"{s} ≥ 0.8 × C at {lvl} connections",
@@ -806,6 +886,10 @@ def main():
     s.add_argument("--group", action="append")
     s.add_argument("cmd", nargs="+")
     s.set_defaults(fn=cmd_run_pgbench)
+    s = sub.add_parser("merge")
+    s.add_argument("--out", required=True)
+    s.add_argument("inputs", nargs="+")
+    s.set_defaults(fn=cmd_merge)
     s = sub.add_parser("rss")
     s.add_argument("--master", type=int, required=True)
     s.set_defaults(fn=cmd_rss)

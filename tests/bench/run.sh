@@ -4,14 +4,16 @@
 # (H) in the same run, on a private stack it brings up and tears down.
 #
 # usage: tests/bench/run.sh [--incidents N | --million] [--duration S]
-#                           [--connections C[,C...]] [--workers W]
+#                           [--rounds R] [--connections C[,C...]] [--workers W]
 #                           [--keepalive K|off] [--quick] [--out FILE]
 #                           [--strict]
 #
 #   --incidents N     incidents in the benchmark organisation (10000)
 #   --million         --incidents 1000000; a second organisation of 10 000
 #                     incidents in the same database gives the comparison
-#   --duration S      seconds per measured point (10; --quick: 3)
+#   --duration S      seconds per run (4; --quick: 2)
+#   --rounds R        rounds per measured point (3; --quick: 2): each runs
+#                     incidentd, H and D once, alternating the order
 #   --connections L   comma-separated client concurrency levels (4,16;
 #                     --quick: 4)
 #   --workers W       incidentd --workers (4)
@@ -61,6 +63,7 @@ usage() {
 
 incidents=10000
 duration=""
+rounds=""
 levels=""
 workers=4
 keepalive=""
@@ -77,6 +80,10 @@ while [ $# -gt 0 ]; do
     --million) incidents=1000000 ;;
     --duration)
         duration=${2:?}
+        shift
+        ;;
+    --rounds)
+        rounds=${2:?}
         shift
         ;;
     --connections)
@@ -106,13 +113,15 @@ done
 [[ $workers =~ ^[0-9]+$ ]] && [ "$workers" -ge 1 ] && [ "$workers" -le 64 ] || fail "--workers must be 1..64" || exit 2
 if [ "$quick" = 1 ]; then
     duration=${duration:-2}
+    rounds=${rounds:-2}
     levels=${levels:-4}
     sweep_duration=2
     rss_target=10000
     rss_chunk=3
     warmup=1
 else
-    duration=${duration:-10}
+    duration=${duration:-4}
+    rounds=${rounds:-3}
     levels=${levels:-4,16}
     sweep_duration=3
     rss_target=100000
@@ -120,6 +129,7 @@ else
     warmup=1
 fi
 [[ $duration =~ ^[0-9]+$ ]] && [ "$duration" -ge 1 ] || fail "--duration must be a whole number of seconds" || exit 2
+[[ $rounds =~ ^[0-9]+$ ]] && [ "$rounds" -ge 1 ] && [ "$rounds" -le 20 ] || fail "--rounds must be 1..20" || exit 2
 IFS=, read -r -a LEVELS <<<"$levels"
 for c in "${LEVELS[@]}"; do
     [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || fail "bad --connections: $levels" || exit 2
@@ -306,7 +316,7 @@ pgbench_run() {
     "${BENCHPY[@]}" run-pgbench --out "$out" --label "$label" --log-prefix "$work/pgblog/log" \
         --group "postgres=$(postmaster_pid)" -- \
         "$PGBENCH" -n -M prepared -c "$clients" -j "$((clients < 2 ? 1 : 2))" -T "$secs" \
-        -l --log-prefix "$work/pgblog/log" -h 127.0.0.1 -p "$pg_port" -U postgres \
+        -l --log-prefix "$work/pgblog/log" -h "$PGHOST_BENCH" -p "$pg_port" -U postgres \
         "${SCEN_PGB[@]}" incidentd
 }
 
@@ -375,7 +385,16 @@ grep -q "^include = 'bench.conf'" "$STACK_PGDATA/postgresql.conf" ||
     printf '%s\n' "include = 'bench.conf'" | as_pg_owner tee -a "$STACK_PGDATA/postgresql.conf" >/dev/null
 pg_start "$STACK_PGDATA"
 pg_create_db "$pg_port" incidentd
-DBURL="postgresql://postgres@127.0.0.1:$pg_port/incidentd"
+# incidentd and pgbench reach PostgreSQL the same way: over its unix
+# socket by default (how a worker on the database's host connects), over
+# loopback TCP with BENCH_PG_TCP=1.
+if [ "${BENCH_PG_TCP:-0}" = 1 ]; then
+    PGHOST_BENCH=127.0.0.1
+    DBURL="postgresql://postgres@127.0.0.1:$pg_port/incidentd"
+else
+    PGHOST_BENCH=$STACK_PGDATA
+    DBURL="postgresql://postgres@/incidentd?host=$STACK_PGDATA&port=$pg_port"
+fi
 CTL="$BUILD/src/incidentctl"
 DATABASE_URL=$DBURL "$CTL" migrate >/dev/null
 q -f "$BENCH_SRC/sql/helpers.sql"
@@ -502,6 +521,60 @@ check_creates() {
     creates_json+=("{\"ok\": $ok, \"text\": \"$prefix: $acked acknowledged, $stored stored\"}")
 }
 
+# measure_point LVL S: rounds of incidentd, H and D runs of one endpoint at
+# one concurrency, interleaved (odd rounds in that order, even rounds in
+# reverse) so that a slow spell of a shared machine falls on all three
+# alike; bench.py merge adds the rounds up into $s.{incidentd,http,db}.json.
+measure_point() {
+    local lvl=$1 s=$2 r order k dbw_needed=0 dbw_copy=""
+    if [ "$lvl" -gt "$workers" ]; then
+        if [ -f "$R/c$workers/$s.db.json" ]; then dbw_copy="$R/c$workers/$s.db.json"; else dbw_needed=1; fi
+    fi
+    step "$s at $lvl connections: $rounds rounds of incidentd, HTTP ceiling (fcgi_static), database ceiling (pgbench -c $lvl)"
+    static_up "$IN/$s.cgi"
+    mapfile -t GI < <(groups_incidentd)
+    mapfile -t GS < <(groups_static)
+    RUN_TAG="c$lvl-$s-warmup"
+    scenario "$s"
+    wrk_run "$work/warm.json" warm "$STACK_URL" "$lvl" "$warmup" "$s" "${GI[@]}" || true
+    RUN_TAG="c$lvl-$s-http-warm"
+    scenario "$s"
+    wrk_run "$work/warm.json" warm "http://127.0.0.1:$static_port" "$lvl" "$warmup" "$s" "${GS[@]}" || true
+    for ((r = 1; r <= rounds; r++)); do
+        order="incidentd http db"
+        [ $((r % 2)) = 1 ] || order="db http incidentd"
+        for k in $order; do
+            RUN_TAG="c$lvl-$s-$k-r$r"
+            scenario "$s"
+            case $k in
+            incidentd)
+                wrk_run "$R/c$lvl/$s.incidentd.r$r.json" "$s incidentd c$lvl round $r" "$STACK_URL" \
+                    "$lvl" "$duration" "$s" "${GI[@]}"
+                [ "$s" != create ] || check_creates "$R/c$lvl/$s.incidentd.r$r.json" "wrk-$salt-$RUN_TAG" "$lvl"
+                ;;
+            http)
+                wrk_run "$R/c$lvl/$s.http.r$r.json" "$s http c$lvl round $r" \
+                    "http://127.0.0.1:$static_port" "$lvl" "$duration" "$s" "${GS[@]}"
+                ;;
+            db)
+                pgbench_run "$R/c$lvl/$s.db.r$r.json" "$s db c$lvl round $r" "$lvl" "$duration"
+                [ "$dbw_needed" = 0 ] ||
+                    pgbench_run "$R/c$lvl/$s.db_w.r$r.json" "$s db c$workers round $r" "$workers" "$duration"
+                ;;
+            esac
+        done
+    done
+    static_down
+    for k in incidentd http db; do
+        "${BENCHPY[@]}" merge --out "$R/c$lvl/$s.$k.json" "$R/c$lvl/$s.$k".r*.json
+    done
+    if [ "$dbw_needed" = 1 ]; then
+        "${BENCHPY[@]}" merge --out "$R/c$lvl/$s.db_w.json" "$R/c$lvl/$s.db_w".r*.json
+    elif [ -n "$dbw_copy" ]; then
+        cp "$dbw_copy" "$R/c$lvl/$s.db_w.json"
+    fi
+}
+
 # Reads first at every level, then the creates: every list run sees the
 # same first page (creates put new incidents on it) and the same data.
 for phase in read write; do
@@ -510,41 +583,7 @@ for phase in read write; do
         for s in "${SCENARIOS[@]}"; do
             if [ "$phase" = read ] && [ "$s" = create ]; then continue; fi
             if [ "$phase" = write ] && [ "$s" != create ]; then continue; fi
-            step "$s at $lvl connections: incidentd"
-            mapfile -t G < <(groups_incidentd)
-            RUN_TAG="c$lvl-$s-warmup"
-            scenario "$s"
-            wrk_run "$work/warm.json" warm "$STACK_URL" "$lvl" "$warmup" "$s" "${G[@]}" || true
-            RUN_TAG="c$lvl-$s-incidentd"
-            scenario "$s"
-            wrk_run "$R/c$lvl/$s.incidentd.json" "$s incidentd c$lvl" "$STACK_URL" "$lvl" "$duration" "$s" "${G[@]}"
-            [ "$s" != create ] || check_creates "$R/c$lvl/$s.incidentd.json" "wrk-$salt-$RUN_TAG" "$lvl"
-
-            step "$s at $lvl connections: HTTP ceiling (fcgi_static)"
-            static_up "$IN/$s.cgi"
-            mapfile -t G < <(groups_static)
-            RUN_TAG="c$lvl-$s-http-warm"
-            scenario "$s"
-            wrk_run "$work/warm.json" warm "http://127.0.0.1:$static_port" "$lvl" "$warmup" "$s" "${G[@]}" || true
-            RUN_TAG="c$lvl-$s-http"
-            scenario "$s"
-            wrk_run "$R/c$lvl/$s.http.json" "$s http c$lvl" "http://127.0.0.1:$static_port" "$lvl" "$duration" "$s" "${G[@]}"
-            static_down
-
-            step "$s at $lvl connections: database ceiling (pgbench -c $lvl)"
-            RUN_TAG="c$lvl-db"
-            scenario "$s"
-            pgbench_run "$R/c$lvl/$s.db.json" "$s db c$lvl" "$lvl" "$duration"
-            if [ "$lvl" -gt "$workers" ]; then
-                if [ -f "$R/c$workers/$s.db.json" ]; then
-                    cp "$R/c$workers/$s.db.json" "$R/c$lvl/$s.db_w.json"
-                else
-                    step "$s: database ceiling at the worker count (pgbench -c $workers)"
-                    RUN_TAG="c$lvl-dbw"
-                    scenario "$s"
-                    pgbench_run "$R/c$lvl/$s.db_w.json" "$s db c$workers" "$workers" "$duration"
-                fi
-            fi
+            measure_point "$lvl" "$s"
         done
     done
 done
@@ -755,7 +794,7 @@ pg_version=$(q -c 'show server_version')
 pg_settings=$(q -c "select string_agg(name || '=' || setting || coalesce(unit, ''), ', ' order by name) from pg_settings where name in ('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size', 'checkpoint_timeout', 'work_mem', 'max_connections')")
 load_end=$(cut -d ' ' -f 1-3 /proc/loadavg)
 export M_COMMAND="$cmdline" M_COMMIT="$git_commit" M_INCIDENTS="$incidents" M_WORKERS="$workers" \
-    M_KEEPALIVE="$keepalive" M_DURATION="$duration" M_LEVELS="$levels" M_LOAD_S="$load_s" \
+    M_KEEPALIVE="$keepalive" M_DURATION="$duration" M_ROUNDS="$rounds" M_LEVELS="$levels" M_LOAD_S="$load_s" \
     M_ASSIGN="$n_assign" M_CFV="$n_cfv" M_TOTAL_S="$((SECONDS - started))" M_EXPLAIN="$explain_list" \
     M_PG="$pg_version" M_PGSET="$pg_settings" M_LOAD_START="$LOAD_START" M_LOAD_END="$load_end"
 "$INCD_PYTHON" - "$R/meta.json" <<'EOF'
@@ -787,7 +826,7 @@ meta = {
     "pg_settings": e["M_PGSET"],
     "incidents": int(e["M_INCIDENTS"]), "workers": int(e["M_WORKERS"]),
     "keepalive_text": e["M_KEEPALIVE"],
-    "nginx_workers": 1, "duration": int(e["M_DURATION"]),
+    "nginx_workers": 1, "duration": int(e["M_DURATION"]), "rounds": int(e["M_ROUNDS"]),
     "levels": [int(x) for x in e["M_LEVELS"].split(",")],
     "load_s": float(e["M_LOAD_S"]), "assignments": int(e["M_ASSIGN"]), "cf_values": int(e["M_CFV"]),
     "config_desc": "3 severities, 2 incident types, 3 roles, 5 custom fields (10 + 8 options), 50 users",
