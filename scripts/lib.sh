@@ -476,17 +476,21 @@ stack_start() {
     [ "$workers" -ge 2 ] 2>/dev/null || fail "incidentd needs at least 2 workers here (got $workers)" || return 1
     stack_paths "$dir" || return 1
     STACK_URL="http://127.0.0.1:$http_port"
-    if [ -z "${STACK_DATABASE_URL:-}" ]; then
+    local worker_db=${STACK_DATABASE_URL:-}
+    if [ -z "$worker_db" ]; then
         STACK_PGDATA=$(state_dir "$dir/pg" pg) || return 1
         pg_init "$STACK_PGDATA" "$pg_port" || return 1
         pg_start "$STACK_PGDATA" || return 1
         pg_create_db "$pg_port" incidentd || return 1
         STACK_DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/incidentd"
+        # The workers use the cluster's unix socket: cheaper per query than
+        # loopback TCP for both sides (docs/BENCHMARKS-HOWTO.md).
+        worker_db="postgresql://postgres@/incidentd?host=$STACK_PGDATA&port=$pg_port"
     fi
     DATABASE_URL=$STACK_DATABASE_URL "$build_dir/src/incidentctl" migrate || fail "incidentctl migrate failed" || return 1
     if ! pidfile_pid "$STACK_PIDFILE" incidentd >/dev/null; then
         incidentd_start "$build_dir/src/incidentd" "$STACK_PIDFILE" "$STACK_LOG" "$STACK_SOCK" \
-            "$STACK_DATABASE_URL" "$STACK_URL" "$workers" || return 1
+            "$worker_db" "$STACK_URL" "$workers" || return 1
     fi
     # No upstream keepalive: nginx/incidentd.conf says why.
     nginx_render "$STACK_NGINX" "127.0.0.1:$http_port" "$STACK_SOCK" 1 off || return 1
