@@ -296,13 +296,13 @@ scenario() {
     create)
         SCEN_LUA=create.lua
         SCEN_ENV+=("BENCH_BODY=$IN/create.tpl")
-        SCEN_PGB+=(-f "$PGB/create.sql" -D "key_id=$KEY_ID"
+        SCEN_PGB+=(-f "$PGB/create.sql" -D "key_id=$KEY_ID" -D "kp=pgb-$salt-$RUN_TAG-"
             -D "p1=${CREATE_TPL%%@KEY@*}pgb-$salt-$RUN_TAG-" -D "p2=${CREATE_TPL#*@KEY@}")
         ;;
     replay)
         SCEN_LUA=replay.lua
         SCEN_ENV+=("BENCH_BODY=$IN/replay.json")
-        SCEN_PGB+=(-f "$PGB/replay.sql" -D "key_id=$KEY_ID" -D "new_id=$REPLAY_NEW_ID"
+        SCEN_PGB+=(-f "$PGB/replay.sql" -D "key_id=$KEY_ID" -D "new_id=$REPLAY_NEW_ID" -D "key=bench-replay-$salt"
             -D "payload=$(<"$IN/replay.json")")
         ;;
     *) fail "unknown scenario $s" ;;

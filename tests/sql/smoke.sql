@@ -365,6 +365,22 @@ from pg_temp.mk('{"idempotency_key": "after-hand", "visibility": "public"}');
 select pg_temp.check(pg_temp.counts_exact(), 'incident_counts exact after hand insert');
 
 -- ---------------------------------------------------------------------------
+-- incident_create_by_key (the worker's entry, migration 004)
+-- ---------------------------------------------------------------------------
+
+-- A known key is a replay whatever the payload: it is not even parsed.
+select pg_temp.check(c.replayed and (c.body::jsonb #>> '{incident,id}') = (select id from incidents where idempotency_key = 'k1' and organisation_id = '01H0000000000000000000RGA1'),
+                     'by_key replay ignores the payload')
+from api.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'k1', 'not json') c;
+-- A new key must be the payload's own.
+select pg_temp.expect_err(
+    $s$select * from api.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'by-key-a', '{"idempotency_key": "by-key-b", "visibility": "public"}')$s$,
+    'IX422', 'idempotency_key', 'invalid_value');
+select pg_temp.check(not c.replayed and (c.body::jsonb #>> '{incident,name}') is not null, 'by_key creates')
+from api.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'by-key-c', '{"idempotency_key": "by-key-c", "visibility": "public"}') c;
+select pg_temp.check(pg_temp.counts_exact(), 'incident_counts exact after by_key creates');
+
+-- ---------------------------------------------------------------------------
 -- authenticate
 -- ---------------------------------------------------------------------------
 

@@ -1,2 +1,2 @@
 \set u random(100000000000000000, 999999999999999999)
-SELECT replayed, body FROM api.incident_create(:org, :key_id, '0PGBENCH' || :u::text, (:p1 || :u::text || :p2)::jsonb);
+SELECT replayed, body FROM api.incident_create_by_key(:org, :key_id, '0PGBENCH' || :u::text, :kp || :u::text, :p1 || :u::text || :p2);

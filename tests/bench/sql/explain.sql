@@ -21,8 +21,8 @@ set client_min_messages = notice;
 prepare show(text, text, boolean) as select api.incident_show($1, $2, $3::boolean);
 prepare list(text, boolean, text[], text, int) as
     select api.incident_list($1, $2::boolean, $3::text[], $4, $5::int);
-prepare mk(text, text, text, jsonb) as
-    select replayed, body from api.incident_create($1, $2, $3, $4::jsonb);
+prepare mk(text, text, text, text) as
+    select replayed, body from api.incident_create_by_key($1, $2, $3, $4::jsonb ->> 'idempotency_key', $4);
 
 \o /dev/null
 execute show(:'org', :'show_id', true);
