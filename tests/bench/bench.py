@@ -571,22 +571,18 @@ def cmd_report(a):
     # ----------------------------------------------------------- replay
     if levels:
         lvl = levels[0]
-        sh = load(f"{rdir}/c{lvl}/show.incidentd.json")
-        rp = load(f"{rdir}/c{lvl}/replay.incidentd.json")
+        sh = load(f"{rdir}/same/show_replayed.json")
+        rp = load(f"{rdir}/same/replay.json")
         if sh and rp and sh.get("ok") and rp.get("ok"):
             ratio = rp["rps"] / sh["rps"]
             su, ru = sh["cpu"]["us_per_request"], rp["cpu"]["us_per_request"]
-            dsh = load(f"{rdir}/c{lvl}/show.db.json") or {}
-            drp = load(f"{rdir}/c{lvl}/replay.db.json") or {}
-            dtext = ""
-            if dsh.get("ok") and drp.get("ok"):
-                dtext = f"; D: replay {fnum(drp['rps'])} vs show {fnum(dsh['rps'])} tps"
-            targets.append((f"replay costs no more than a show ({lvl} connections; req/s within 10 %)",
+            targets.append((f"replay costs no more than a show of the same incident ({lvl} connections; "
+                            "req/s within 10 %)",
                             ratio >= 0.9,
                             f"replay {fnum(rp['rps'])} req/s, p50 {fms(rp['p50_ms'])} ms vs show "
-                            f"{fnum(sh['rps'])} req/s, p50 {fms(sh['p50_ms'])} ms; CPU µs/request "
+                            f"{fnum(sh['rps'])} req/s, p50 {fms(sh['p50_ms'])} ms ({ratio:.2f}); CPU µs/request "
                             f"incidentd {fnum(ru.get('incidentd'))} vs {fnum(su.get('incidentd'))}, "
-                            f"PostgreSQL {fnum(ru.get('postgres'))} vs {fnum(su.get('postgres'))}{dtext}"))
+                            f"PostgreSQL {fnum(ru.get('postgres'))} vs {fnum(su.get('postgres'))}"))
 
     # --------------------------------------------------------------- CPU
     w("## Where the time goes: CPU per request (µs)")

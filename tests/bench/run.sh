@@ -273,6 +273,10 @@ scenario() {
             SCEN_PGB+=(-f "$PGB/show_$k.sql@1" -D "id_$k=${SHOW_IDS[k - 1]}")
         done
         ;;
+    show_replayed)
+        SCEN_LUA=get.lua
+        SCEN_ENV+=("BENCH_PATHS=$IN/show_replayed.paths")
+        ;;
     list_first)
         SCEN_LUA=get.lua
         SCEN_ENV+=("BENCH_PATHS=$IN/list_first.paths")
@@ -504,6 +508,8 @@ grep -qi '^Idempotent-Replayed: true' "$IN/replay.hdr" || fail "the replay captu
 for s in show list_first list_deep list_status create replay; do
     say "$s: response $(wc -c <"$IN/$s.body") bytes"
 done
+# The incident the replays return, for a show of the very same incident.
+echo "/v1/incidents/$(jget "$IN/replay_first.body" incident.id)" >"$IN/show_replayed.paths"
 
 # ------------------------------------------------------------ measurements
 
@@ -586,6 +592,34 @@ for phase in read write; do
             measure_point "$lvl" "$s"
         done
     done
+done
+
+# ------------------------------------------------- replay against a show
+
+# "A replay costs no more than a show" compares like with like: replays of
+# the replay key against shows of the incident they return (the show
+# scenario's incidents are bulk-loaded ones, with fewer custom field values
+# and roles to render), in interleaved rounds at the first level.
+same_lvl=${LEVELS[0]}
+step "replay against a show of the same incident: $rounds rounds at $same_lvl connections"
+mkdir -p "$R/same"
+mapfile -t GI < <(groups_incidentd)
+for k in show_replayed replay; do
+    RUN_TAG="same-$k-warm"
+    scenario "$k"
+    wrk_run "$work/warm.json" warm "$STACK_URL" "$same_lvl" "$warmup" "$k" "${GI[@]}" || true
+done
+for ((r = 1; r <= rounds; r++)); do
+    order="show_replayed replay"
+    [ $((r % 2)) = 1 ] || order="replay show_replayed"
+    for k in $order; do
+        RUN_TAG="same-$k-r$r"
+        scenario "$k"
+        wrk_run "$R/same/$k.r$r.json" "$k c$same_lvl round $r" "$STACK_URL" "$same_lvl" "$duration" "$k" "${GI[@]}"
+    done
+done
+for k in show_replayed replay; do
+    "${BENCHPY[@]}" merge --out "$R/same/$k.json" "$R/same/$k".r*.json
 done
 
 # ---------------------------------------------------------------- memory
