@@ -10,14 +10,12 @@ create function api.incident_create_by_key(p_org text, p_api_key_id text, p_id t
 returns table (replayed boolean, body text)
 language plpgsql volatile
 as $$
-declare
-    v_id text;
 begin
-    select i.id into v_id
-    from incidents i
-    where i.organisation_id = p_org and i.idempotency_key = p_key;
+    return query
+        select true, json_build_object('incident', api.incident_json(p_org, i.id))::text
+        from incidents i
+        where i.organisation_id = p_org and i.idempotency_key = p_key;
     if found then
-        return query select true, json_build_object('incident', api.incident_json(p_org, v_id))::text;
         return;
     end if;
     if p_key is distinct from (p_payload::jsonb ->> 'idempotency_key') then

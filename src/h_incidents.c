@@ -25,8 +25,8 @@
 /* The key travels on its own so that a replay is answered without
  * PostgreSQL parsing the payload (sql/004_create_by_key.sql). */
 static struct incd_stmt create_stmt = {
-    "incident_create",
-    "SELECT replayed, body FROM api.incident_create_by_key($1, $2, $3, $4, $5)", 5, 0};
+    "incident_create", "SELECT replayed, body FROM api.incident_create_by_key($1, $2, $3, $4, $5)",
+    5, 0};
 static struct incd_stmt show_stmt = {"incident_show",
 				     "SELECT api.incident_show($1, $2, $3::boolean)", 3, 0};
 static struct incd_stmt list_stmt = {
@@ -175,9 +175,10 @@ bool incd_h_incidents_create(struct incd_ctx *ctx)
 
 	incd_ulid_new(id);
 	/* check_create copied the key, a checked string, into norm. */
-	const char *values[] = {ctx->who->organisation_id, ctx->who->api_key_id, id,
-				json_object_get_string(json_object_object_get(norm, "idempotency_key")),
-				incd_h_json_text(norm)};
+	const char *values[] = {
+	    ctx->who->organisation_id, ctx->who->api_key_id, id,
+	    json_object_get_string(json_object_object_get(norm, "idempotency_key")),
+	    incd_h_json_text(norm)};
 	if (!incd_db_exec(ctx->db, &create_stmt, values, NULL, NULL, &res, ctx->err))
 		goto done;
 	const char *replayed = incd_db_value(res, 0, 0);

@@ -334,7 +334,8 @@ static bool check_scalar(struct json_object *obj, const char *prefix,
 	}
 	if (f->type == INCD_F_BOOL) {
 		if (!json_object_is_type(v, json_type_boolean))
-			return field_fail(err, "invalid_value", prefix, f->key, "must be a boolean");
+			return field_fail(err, "invalid_value", prefix, f->key,
+					  "must be a boolean");
 		return true;
 	}
 	if (!json_object_is_type(v, json_type_int))

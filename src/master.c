@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fcgi_tuning.h"
 #include "log.h"
 #include "worker.h"
 
@@ -228,16 +229,7 @@ int incd_master_run(const struct incd_config *cfg)
 	sigset_t wait_mask;
 	int rc = 1;
 
-	/* libfcgi waits up to 2 s for data after an AF_UNIX accept, and on
-	 * close shuts down its side and reads until the peer's EOF. The first
-	 * wait ends as soon as nginx sends (at once), so a shorter bound only
-	 * limits a misbehaving peer. The second keeps the worker from its next
-	 * request until nginx has read the response and closed: the worker
-	 * always consumes the whole request, so closing at once loses nothing
-	 * (the response stays readable in nginx's end of the socket), and it
-	 * measured 8-14 % more shows per second. Both stay overridable. */
-	setenv("LIBFCGI_IS_AF_UNIX_KEEPER_POLL_TIMEOUT", "500", 0);
-	setenv("LIBFCGI_OS_CLOSE_POLL_TIMEOUT", "0", 0);
+	incd_fcgi_tune();
 	if (FCGX_Init() != 0) {
 		incd_log(INCD_LOG_ERROR, "could not initialise libfcgi");
 		return 1;

@@ -322,11 +322,6 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 	}
 	incd_log(INCD_LOG_DEBUG, "worker ready");
 
-	/* On a unix socket nothing is lost by closing with input unread, so
-	 * a finished connection is closed outright: libfcgi would otherwise
-	 * shutdown() it and poll for the peer's EOF first (two more system
-	 * calls per request, and a wake-up of nginx). Detach only skips that. */
-	bool unix_listener = strchr(cfg->listen, '/') != NULL;
 	int ep = listen_waiter(listen_fd);
 	while (!quit && ep >= 0) {
 		if (!wait_readable(ep, fr.ipcFd, &wait_mask))
@@ -343,8 +338,6 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 			break;
 		}
 		serve(&w, &fr);
-		if (unix_listener)
-			FCGX_Detach(&fr);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);

@@ -30,6 +30,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fcgi_tuning.h"
+
 #define MAX_WORKERS 64
 
 static volatile sig_atomic_t quit;
@@ -147,8 +149,9 @@ int main(int argc, char **argv)
 			pid_file = argv[i + 1];
 	}
 	if (listen_path == NULL || response == NULL || nworkers < 1 || nworkers > MAX_WORKERS) {
-		fprintf(stderr, "usage: fcgi_static --listen SOCKET --workers N (1..%d) "
-				"--response FILE [--pid-file FILE]\n",
+		fprintf(stderr,
+			"usage: fcgi_static --listen SOCKET --workers N (1..%d) "
+			"--response FILE [--pid-file FILE]\n",
 			MAX_WORKERS);
 		return 2;
 	}
@@ -156,8 +159,7 @@ int main(int argc, char **argv)
 	char *resp = slurp(response, &resp_len);
 
 	/* The same libfcgi settings as incidentd's master. */
-	setenv("LIBFCGI_IS_AF_UNIX_KEEPER_POLL_TIMEOUT", "500", 0);
-	setenv("LIBFCGI_OS_CLOSE_POLL_TIMEOUT", "500", 0);
+	incd_fcgi_tune();
 	if (FCGX_Init() != 0)
 		die("FCGX_Init");
 

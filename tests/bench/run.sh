@@ -356,7 +356,7 @@ step "build (build/bench) and the FastCGI responder"
 build bench
 # shellcheck disable=SC2046 # pkg-config prints several words
 gcc -std=c11 -O2 -Wall -Wextra -Werror $(pkg-config --cflags fcgi) \
-    -o "$RESPONDER" "$BENCH_SRC/fcgi_static.c" $(pkg-config --libs fcgi)
+    -I"$INCD_ROOT/src" -o "$RESPONDER" "$BENCH_SRC/fcgi_static.c" $(pkg-config --libs fcgi)
 
 work=$(mktemp -d /tmp/incidentd-bench.XXXXXX)
 chmod 755 "$work"
@@ -527,12 +527,24 @@ check_creates() {
     creates_json+=("{\"ok\": $ok, \"text\": \"$prefix: $acked acknowledged, $stored stored\"}")
 }
 
+# round_order R ITEM...: the items in order for odd rounds R, reversed for
+# even ones, so that interleaved runs also cancel a steady drift.
+round_order() {
+    local r=$1 i
+    shift
+    if [ $((r % 2)) = 1 ]; then
+        echo "$*"
+    else
+        for ((i = $#; i >= 1; i--)); do printf '%s ' "${!i}"; done
+    fi
+}
+
 # measure_point LVL S: rounds of incidentd, H and D runs of one endpoint at
 # one concurrency, interleaved (odd rounds in that order, even rounds in
 # reverse) so that a slow spell of a shared machine falls on all three
 # alike; bench.py merge adds the rounds up into $s.{incidentd,http,db}.json.
 measure_point() {
-    local lvl=$1 s=$2 r order k dbw_needed=0 dbw_copy=""
+    local lvl=$1 s=$2 r k dbw_needed=0 dbw_copy=""
     if [ "$lvl" -gt "$workers" ]; then
         if [ -f "$R/c$workers/$s.db.json" ]; then dbw_copy="$R/c$workers/$s.db.json"; else dbw_needed=1; fi
     fi
@@ -547,9 +559,7 @@ measure_point() {
     scenario "$s"
     wrk_run "$work/warm.json" warm "http://127.0.0.1:$static_port" "$lvl" "$warmup" "$s" "${GS[@]}" || true
     for ((r = 1; r <= rounds; r++)); do
-        order="incidentd http db"
-        [ $((r % 2)) = 1 ] || order="db http incidentd"
-        for k in $order; do
+        for k in $(round_order "$r" incidentd http db); do
             RUN_TAG="c$lvl-$s-$k-r$r"
             scenario "$s"
             case $k in
@@ -610,9 +620,7 @@ for k in show_replayed replay; do
     wrk_run "$work/warm.json" warm "$STACK_URL" "$same_lvl" "$warmup" "$k" "${GI[@]}" || true
 done
 for ((r = 1; r <= rounds; r++)); do
-    order="show_replayed replay"
-    [ $((r % 2)) = 1 ] || order="replay show_replayed"
-    for k in $order; do
+    for k in $(round_order "$r" show_replayed replay); do
         RUN_TAG="same-$k-r$r"
         scenario "$k"
         wrk_run "$R/same/$k.r$r.json" "$k c$same_lvl round $r" "$STACK_URL" "$same_lvl" "$duration" "$k" "${GI[@]}"
