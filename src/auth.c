@@ -2,8 +2,10 @@
  *
  * Why a cache: it saves one database round trip on nearly every request.
  * Why it stays correct: a trigger on api_keys NOTIFYs incidentd_api_keys on
- * every change (revoke, role change, delete); each request first drains
- * notifications and flushes the cache on any. After a reconnect notifications
+ * every change (revoke, role change, delete). The worker reads the
+ * connection whenever it turns readable between requests, libpq queues
+ * what arrives with a result, and each request first checks that queue and
+ * flushes the cache on any notification. After a reconnect notifications
  * may have been missed, so a new connection generation also flushes it. The
  * TTL bounds staleness should NOTIFY ever be lost some other way. */
 #include "auth.h"

@@ -12,6 +12,7 @@ struct incd_db {
 	char *public_url;
 	PGconn *conn; /* NULL while disconnected */
 	unsigned long generation;
+	bool notified; /* a NOTIFY arrived since incd_db_notified last said so */
 	char sqlstate[6];
 };
 
@@ -202,17 +203,35 @@ unsigned long incd_db_generation(const struct incd_db *db)
 	return db->generation;
 }
 
-bool incd_db_notified(struct incd_db *db)
+int incd_db_socket(const struct incd_db *db)
 {
-	bool any = false;
+	return db->conn != NULL ? PQsocket(db->conn) : -1;
+}
+
+/* Takes the notifications libpq has already read off the socket. */
+static void take_notifies(struct incd_db *db)
+{
+	for (PGnotify *n; (n = PQnotifies(db->conn)) != NULL; PQfreemem(n))
+		db->notified = true;
+}
+
+void incd_db_input_ready(struct incd_db *db)
+{
 	if (db->conn == NULL)
-		return false;
+		return;
 	if (!PQconsumeInput(db->conn)) {
 		disconnect(db); /* the next statement reconnects */
-		return false;
+		return;
 	}
-	for (PGnotify *n; (n = PQnotifies(db->conn)) != NULL; PQfreemem(n))
-		any = true;
+	take_notifies(db);
+}
+
+bool incd_db_notified(struct incd_db *db)
+{
+	if (db->conn != NULL)
+		take_notifies(db);
+	bool any = db->notified;
+	db->notified = false;
 	return any;
 }
 

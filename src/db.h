@@ -51,8 +51,18 @@ void incd_db_clear(struct pg_result *res);
  * be stale (notifications may have been missed). */
 unsigned long incd_db_generation(const struct incd_db *db);
 
-/* Reads pending input without blocking; true if any NOTIFY arrived since the
- * last call. */
+/* The connection's socket, -1 while disconnected. The worker waits on it
+ * between requests (see incd_db_input_ready); it changes with the
+ * generation. */
+int incd_db_socket(const struct incd_db *db);
+
+/* Reads what the server sent while no statement ran (a NOTIFY, or the end
+ * of the connection, which disconnects): call when the socket is readable
+ * between statements. Never blocks. */
+void incd_db_input_ready(struct incd_db *db);
+
+/* True if any NOTIFY arrived since the last call: read by
+ * incd_db_input_ready or along with a statement's result. No system call. */
 bool incd_db_notified(struct incd_db *db);
 
 /* SQLSTATE of the last failed statement since incd_db_forget_sqlstate, ""

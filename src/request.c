@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
+#include "random.h"
 #include "token.h"
 
 void incd_request_free(struct incd_request *r)
@@ -175,7 +175,6 @@ bool incd_bearer_token(const char *header, const char **tok, size_t *len)
 void incd_request_id_new(char out[33])
 {
 	unsigned char rnd[16];
-	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-		abort();
+	incd_random_bytes(rnd, sizeof rnd);
 	incd_hex(rnd, sizeof rnd, out);
 }

@@ -4,8 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
+
+#include "random.h"
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -41,8 +42,7 @@ void incd_ulid_new(char out[INCD_ULID_LEN + 1])
 	unsigned char rnd[10];
 	struct timespec ts;
 
-	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-		abort();
+	incd_random_bytes(rnd, sizeof rnd);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 	incd_ulid_encode(ms, rnd, out);

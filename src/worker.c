@@ -8,7 +8,9 @@
  * race-free. Each worker waits on the shared listening socket through its
  * own epoll instance with EPOLLEXCLUSIVE, so a new connection wakes one
  * worker instead of all of them; the socket is non-blocking, so losing an
- * accept() race to a sibling just returns to the wait. */
+ * accept() race to a sibling just returns to the wait. The same wait
+ * watches the worker's database connection, so a NOTIFY that arrives
+ * between requests is read then, not by a recv() in every request. */
 #include "worker.h"
 
 #include <errno.h>
@@ -73,6 +75,9 @@ static const struct incd_route routes[] = {
 
 struct worker {
 	const struct incd_config *cfg;
+	int ep;		      /* epoll: the listening socket and db_fd */
+	int db_fd;	      /* the database socket in ep, -1 if none */
+	unsigned long db_gen; /* the connection generation db_fd belongs to */
 	struct incd_db *db;
 	struct incd_auth_cache *auth;
 	struct incd_response resp;
@@ -194,6 +199,19 @@ static void drain_input(FCGX_Request *fr)
 		;
 }
 
+static void log_access(struct worker *w, const struct incd_request *req, long long start)
+{
+	if (!incd_log_enabled(INCD_LOG_INFO))
+		return;
+	const char *state = incd_db_last_sqlstate(w->db);
+	long long us = incd_now_us() - start;
+	incd_log(INCD_LOG_INFO, "%s %s %d %lld.%03lldms rid=%s%s%s",
+		 req->method_name ? req->method_name : "-", req->path ? req->path : "-",
+		 w->resp.status, us / 1000, us % 1000, req->request_id, *state ? " sqlstate=" : "",
+		 state);
+}
+
+/* Serves one request and ends it (FCGX_Finish_r). */
 static void serve(struct worker *w, FCGX_Request *fr)
 {
 	long long start = incd_now_us();
@@ -212,15 +230,10 @@ static void serve(struct worker *w, FCGX_Request *fr)
 	FCGX_PutStr(w->head.data, (int)w->head.len, fr->out);
 	if (w->resp.status != 204 && w->resp.body.len > 0)
 		FCGX_PutStr(w->resp.body.data, (int)w->resp.body.len, fr->out);
-
-	if (incd_log_enabled(INCD_LOG_INFO)) {
-		const char *state = incd_db_last_sqlstate(w->db);
-		long long us = incd_now_us() - start;
-		incd_log(INCD_LOG_INFO, "%s %s %d %lld.%03lldms rid=%s%s%s",
-			 req.method_name ? req.method_name : "-", req.path ? req.path : "-",
-			 w->resp.status, us / 1000, us % 1000, req.request_id,
-			 *state ? " sqlstate=" : "", state);
-	}
+	/* The response leaves before the log line is written: nginx and the
+	 * client do not wait for it. */
+	FCGX_Finish_r(fr);
+	log_access(w, &req, start);
 	incd_request_free(&req);
 }
 
@@ -264,17 +277,52 @@ static int listen_waiter(int listen_fd)
 	return ep;
 }
 
+/* Keeps the current database connection's socket in the wait set. A closed
+ * socket has left the epoll set by itself, and its number may be the new
+ * connection's, so DEL may fail harmlessly before the ADD. */
+static void watch_db(struct worker *w)
+{
+	unsigned long gen = incd_db_generation(w->db);
+	if (gen == w->db_gen)
+		return;
+	if (w->db_fd >= 0)
+		epoll_ctl(w->ep, EPOLL_CTL_DEL, w->db_fd, NULL);
+	w->db_gen = gen;
+	w->db_fd = incd_db_socket(w->db);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = w->db_fd};
+	if (w->db_fd >= 0 && epoll_ctl(w->ep, EPOLL_CTL_ADD, w->db_fd, &ev) != 0) {
+		/* Then notifications wait for the next statement's result,
+		 * and the cache TTL bounds how stale a key can be. */
+		incd_log(INCD_LOG_WARN, "could not watch the database connection: %s",
+			 strerror(errno));
+		w->db_fd = -1;
+	}
+}
+
+enum { READY_REQUEST = 1, READY_DB = 2 };
+
 /* Waits until a kept FastCGI connection (kept_fd >= 0) or the listening
- * socket has input, or a signal arrives. False on an unexpected error. */
-static bool wait_readable(int ep, int kept_fd, const sigset_t *wait_mask)
+ * socket has input, the database connection has input, or a signal
+ * arrives; *ready says which (0 after a signal). False on an unexpected
+ * error. */
+static bool wait_readable(struct worker *w, int kept_fd, const sigset_t *wait_mask, unsigned *ready)
 {
 	int n;
+	*ready = 0;
+	watch_db(w);
 	if (kept_fd >= 0) {
-		struct pollfd p = {.fd = kept_fd, .events = POLLIN};
-		n = ppoll(&p, 1, NULL, wait_mask);
+		struct pollfd p[2] = {{.fd = kept_fd, .events = POLLIN},
+				      {.fd = w->db_fd, .events = POLLIN}};
+		n = ppoll(p, w->db_fd >= 0 ? 2 : 1, NULL, wait_mask);
+		if (n > 0 && p[0].revents != 0)
+			*ready |= READY_REQUEST;
+		if (n > 0 && w->db_fd >= 0 && p[1].revents != 0)
+			*ready |= READY_DB;
 	} else {
-		struct epoll_event ev;
-		n = epoll_pwait(ep, &ev, 1, -1, wait_mask);
+		struct epoll_event ev[2];
+		n = epoll_pwait(w->ep, ev, 2, -1, wait_mask);
+		for (int i = 0; i < n; i++)
+			*ready |= ev[i].data.fd == w->db_fd ? READY_DB : READY_REQUEST;
 	}
 	if (n < 0 && errno != EINTR) {
 		incd_log(INCD_LOG_ERROR, "could not wait for requests: %s", strerror(errno));
@@ -299,10 +347,11 @@ static void set_scheduler(bool batch)
 
 int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 {
-	struct worker w = {.cfg = cfg};
+	struct worker w = {.cfg = cfg, .db_fd = -1};
 	FCGX_Request fr;
 	sigset_t wait_mask;
 	struct incd_error err;
+	unsigned ready;
 
 	incd_log_set_pid();
 	setup_signals(&wait_mask);
@@ -322,12 +371,16 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 	}
 	incd_log(INCD_LOG_DEBUG, "worker ready");
 
-	int ep = listen_waiter(listen_fd);
-	while (!quit && ep >= 0) {
-		if (!wait_readable(ep, fr.ipcFd, &wait_mask))
+	w.ep = listen_waiter(listen_fd);
+	while (!quit && w.ep >= 0) {
+		if (!wait_readable(&w, fr.ipcFd, &wait_mask, &ready))
 			break;
 		if (quit)
 			break;
+		if (ready & READY_DB)
+			incd_db_input_ready(w.db);
+		if (!(ready & READY_REQUEST))
+			continue;
 		int rc = FCGX_Accept_r(&fr);
 		if (rc < 0) {
 			if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR ||
@@ -338,11 +391,10 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 			break;
 		}
 		serve(&w, &fr);
-		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
-	if (ep >= 0)
-		close(ep);
+	if (w.ep >= 0)
+		close(w.ep);
 	incd_auth_cache_free(w.auth);
 	incd_db_free(w.db);
 	incd_response_free(&w.resp);

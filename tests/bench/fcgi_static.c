@@ -3,7 +3,8 @@
  * A pre-forked libfcgi responder built the way incidentd's master and
  * workers are (src/master.c, src/worker.c): the master binds a unix socket
  * with FCGX_OpenSocket (backlog 1024), makes it non-blocking, forks N
- * workers and only reaps them; each worker waits in ppoll() and accepts one
+ * workers and only reaps them; each worker waits as incidentd's do (its own
+ * epoll instance on the socket with EPOLLEXCLUSIVE) and accepts one
  * FastCGI connection at a time with FCGX_Accept_r, reads the CGI variables
  * incidentd reads, drains the request body, and writes a response. The
  * response is a file of bytes captured from the real endpoint (CGI headers
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -100,9 +102,23 @@ static int worker(int listen_fd, const char *resp, size_t resp_len)
 
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		return 1;
+	/* incidentd's wait: its own epoll instance on the shared socket with
+	 * EPOLLEXCLUSIVE (one worker woken per connection), ppoll on a kept
+	 * connection. */
+	struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &lev) != 0)
+		return 1;
 	while (!quit) {
-		struct pollfd p = {.fd = fr.ipcFd >= 0 ? fr.ipcFd : listen_fd, .events = POLLIN};
-		if (ppoll(&p, 1, NULL, &wait_mask) < 0 && errno != EINTR)
+		int n;
+		if (fr.ipcFd >= 0) {
+			struct pollfd p = {.fd = fr.ipcFd, .events = POLLIN};
+			n = ppoll(&p, 1, NULL, &wait_mask);
+		} else {
+			struct epoll_event ev;
+			n = epoll_pwait(ep, &ev, 1, -1, &wait_mask);
+		}
+		if (n < 0 && errno != EINTR)
 			break;
 		if (quit)
 			break;
@@ -129,6 +145,7 @@ static int worker(int listen_fd, const char *resp, size_t resp_len)
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
+	close(ep);
 	return 0;
 }
 

@@ -6,7 +6,7 @@
 # usage: tests/bench/run.sh [--incidents N | --million] [--duration S]
 #                           [--rounds R] [--connections C[,C...]] [--workers W]
 #                           [--keepalive K|off] [--quick] [--out FILE]
-#                           [--strict]
+#                           [--scenarios LIST] [--strict]
 #
 #   --incidents N     incidents in the benchmark organisation (10000)
 #   --million         --incidents 1000000; a second organisation of 10 000
@@ -20,7 +20,12 @@
 #   --keepalive K     nginx upstream keepalive: off (the default, as in
 #                     scripts/lib.sh's stack) or a number of connections
 #   --quick           a smoke run of about two minutes
-#   --out FILE        the Markdown report (BENCHMARKS.md in the checkout)
+#   --out FILE        the Markdown report (BENCHMARKS.md in the checkout;
+#                     with --scenarios, build/bench/BENCHMARKS-focused.md)
+#   --scenarios LIST  a focused run for working on one endpoint: only these
+#                     of show,list_first,list_deep,list_status,create,replay
+#                     (replay also runs the replay-against-show step); the
+#                     memory, scale, sweep and EXPLAIN steps are skipped
 #   --strict          exit 2 when a target is missed
 #
 # Steps (docs/BENCHMARKS-HOWTO.md explains each):
@@ -69,7 +74,8 @@ workers=4
 keepalive=""
 quick=0
 strict=0
-out="$INCD_ROOT/BENCHMARKS.md"
+out=""
+only=""
 cmdline="tests/bench/run.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
     case $1 in
@@ -104,6 +110,10 @@ while [ $# -gt 0 ]; do
         out=${2:?}
         shift
         ;;
+    --scenarios)
+        only=${2:?}
+        shift
+        ;;
     -h | --help) usage 0 ;;
     *) usage 2 ;;
     esac
@@ -135,6 +145,16 @@ for c in "${LEVELS[@]}"; do
     [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || fail "bad --connections: $levels" || exit 2
 done
 keepalive=${keepalive:-off}
+ALL_SCENARIOS=(show list_first list_deep list_status create replay)
+SCENARIOS=("${ALL_SCENARIOS[@]}")
+if [ -n "$only" ]; then
+    IFS=, read -r -a SCENARIOS <<<"$only"
+    for s in "${SCENARIOS[@]}"; do
+        [[ " ${ALL_SCENARIOS[*]} " == *" $s "* ]] || fail "unknown scenario in --scenarios: $s" || exit 2
+    done
+    out=${out:-$INCD_ROOT/build/bench/BENCHMARKS-focused.md}
+fi
+out=${out:-$INCD_ROOT/BENCHMARKS.md}
 if [ "$keepalive" != off ]; then
     [[ $keepalive =~ ^[0-9]+$ ]] && [ "$keepalive" -ge 1 ] || fail "--keepalive must be a number or off" || exit 2
     # One nginx worker: every kept connection pins an incidentd worker.
@@ -513,7 +533,6 @@ echo "/v1/incidents/$(jget "$IN/replay_first.body" incident.id)" >"$IN/show_repl
 
 # ------------------------------------------------------------ measurements
 
-SCENARIOS=(show list_first list_deep list_status create replay)
 creates_json=()
 
 # The acknowledged creates of a wrk run against the rows stored with its
@@ -610,6 +629,7 @@ done
 # the replay key against shows of the incident they return (the show
 # scenario's incidents are bulk-loaded ones, with fewer custom field values
 # and roles to render), in interleaved rounds at the first level.
+if [[ " ${SCENARIOS[*]} " == *" replay "* ]]; then
 same_lvl=${LEVELS[0]}
 step "replay against a show of the same incident: $rounds rounds at $same_lvl connections"
 mkdir -p "$R/same"
@@ -629,8 +649,10 @@ done
 for k in show_replayed replay; do
     "${BENCHPY[@]}" merge --out "$R/same/$k.json" "$R/same/$k".r*.json
 done
+fi
 
 # ---------------------------------------------------------------- memory
+if [ -z "$only" ]; then
 
 rss_conns=${LEVELS[0]}
 step "worker memory: $rss_target requests at $rss_conns connections"
@@ -704,6 +726,7 @@ if [ -n "$REF_ORG" ]; then
             "$lvl" "$duration" "$incidents" "${rows[*]}"
     ) >"$R/scale/index.json"
 fi
+fi
 
 # ---------------------------------------------------------------- totals
 
@@ -735,6 +758,8 @@ printf '{"synchronous_commit": "%s", "fsync": "%s"}\n' \
     "$(q -c 'show synchronous_commit')" "$(q -c 'show fsync')" >"$R/checks/durability.json"
 
 # ----------------------------------------------------------------- sweep
+explain_list="[]"
+if [ -z "$only" ]; then
 
 sweep_conns=${LEVELS[-1]}
 mkdir -p "$R/sweep"
@@ -799,6 +824,7 @@ if [ -n "$REF_ORG" ]; then
     explain_list+=", [\"reference organisation, 10000 incidents\", \"explain-ref.txt\"]"
 fi
 explain_list+="]"
+fi
 
 # ---------------------------------------------------------------- report
 

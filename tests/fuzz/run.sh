@@ -12,7 +12,7 @@ printf '%s' '{"idempotency_key":"k","visibility":"public","rank":3,"flag":true}'
 printf '%s' 'status=triage&status=fixing&after=01FDAG4SAP5TYPT98WGR2N7W91&page_size=25' >"$out/corpus/query.txt"
 printf '%s' '/v1/incidents/%C3%A9?x=1' >"$out/corpus/path.txt"
 srcs=()
-for m in jsonv request util error token; do srcs+=("$root/src/$m.c"); done
+for m in jsonv request random util error token; do srcs+=("$root/src/$m.c"); done
 read -ra cflags <<<"$(pkg-config --cflags json-c)"
 read -ra libs <<<"$(pkg-config --libs json-c libcrypto)"
 clang -std=c11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \

@@ -1,7 +1,11 @@
-/* ULID encoding against the spec's vectors, shape and uniqueness. */
+/* ULID encoding against the spec's vectors, shape and uniqueness; the
+ * random pool behind it across fork(). */
 #include <check.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "random.h"
 #include "ulid.h"
 
 START_TEST(known_vectors)
@@ -44,6 +48,45 @@ START_TEST(validation)
 }
 END_TEST
 
+/* Workers are forked from a master: a child handing out the bytes its
+ * parent had buffered would mint the parent's next ids. */
+START_TEST(fork_child_draws_fresh_bytes)
+{
+	unsigned char first[8], mine[32], childs[32];
+	int fds[2];
+
+	incd_random_bytes(first, sizeof first); /* the pool is full now */
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		incd_random_bytes(childs, sizeof childs);
+		_exit(write(fds[1], childs, sizeof childs) == (ssize_t)sizeof childs ? 0 : 1);
+	}
+	incd_random_bytes(mine, sizeof mine);
+	ck_assert_int_eq(read(fds[0], childs, sizeof childs), (ssize_t)sizeof childs);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert(memcmp(mine, childs, sizeof mine) != 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
+START_TEST(draws_do_not_repeat)
+{
+	/* More than one pool's worth, across refills. */
+	unsigned char prev[16], cur[16];
+	incd_random_bytes(prev, sizeof prev);
+	for (int i = 0; i < 1000; i++) {
+		incd_random_bytes(cur, sizeof cur);
+		ck_assert(memcmp(prev, cur, sizeof cur) != 0);
+		memcpy(prev, cur, sizeof cur);
+	}
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("ulid");
@@ -51,6 +94,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, known_vectors);
 	tcase_add_test(tc, new_ids_are_valid_unique_and_time_ordered);
 	tcase_add_test(tc, validation);
+	tcase_add_test(tc, fork_child_draws_fresh_bytes);
+	tcase_add_test(tc, draws_do_not_repeat);
 	suite_add_tcase(s, tc);
 	return s;
 }
