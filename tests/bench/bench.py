@@ -737,8 +737,9 @@ def cmd_report(a):
     if scale:
         w("## Scale: the same endpoints in a small and a large organisation")
         w("")
-        w(f"Both organisations live in the same database; runs back to back at "
-          f"{scale.get('connections')} connections, {scale.get('duration')} s each.")
+        w(f"Both organisations live in the same database; {scale.get('rounds', 1)} rounds of "
+          f"{scale.get('duration')} s runs at {scale.get('connections')} connections, the two "
+          "organisations in alternating order (req/s the mean, p50 the median round's, p99 the worst).")
         w("")
         w("| organisation | incidents | endpoint | req/s | p50 | p99 | errors |")
         w("|---|---:|---|---:|---:|---:|---:|")
