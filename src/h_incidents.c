@@ -13,6 +13,7 @@
 #include "jsonv.h"
 #include "ulid.h"
 
+#define MAX_KEY_CHARS 256
 #define MAX_ID_CHARS 64
 #define MAX_SHORT_CHARS 256
 #define MAX_NAME_CHARS 500
@@ -27,6 +28,8 @@
 static struct incd_stmt create_stmt = {
     "incident_create", "SELECT replayed, body FROM api.incident_create_by_key($1, $2, $3, $4, $5)",
     5, 0};
+static struct incd_stmt replay_stmt = {"incident_replay", "SELECT api.incident_replay($1, $2)", 2,
+				       0};
 static struct incd_stmt show_stmt = {"incident_show",
 				     "SELECT api.incident_show($1, $2, $3::boolean)", 3, 0};
 static struct incd_stmt list_stmt = {
@@ -141,7 +144,7 @@ static bool check_list(struct json_object *body, const char *key, item_check_fn 
 }
 
 static const struct incd_field_spec top_fields[] = {
-    {"idempotency_key", INCD_F_STRING, true, 1, 256, NULL},
+    {"idempotency_key", INCD_F_STRING, true, 1, MAX_KEY_CHARS, NULL},
     {"visibility", INCD_F_ENUM, true, 0, 0, visibilities},
     {"status", INCD_F_ENUM, false, 0, 0, statuses},
     {"mode", INCD_F_ENUM, false, 0, 0, modes},
@@ -162,13 +165,54 @@ static bool check_create(struct json_object *body, struct json_object *norm, str
 	       check_list(body, "incident_role_assignments", check_assignment, norm, err);
 }
 
+/* A create whose key is known is a replay, and its new payload is ignored
+ * (CONTRACT "Create"), so the key is looked up before the rest of the body
+ * is parsed and checked: the benchmark measured that work at about a
+ * quarter of the worker's CPU per replay. *replayed says whether the
+ * response is written; false without an error means "not a replay", and
+ * the full create follows (whose INSERT ... ON CONFLICT settles a key that
+ * another request creates meanwhile). */
+static bool try_replay(struct incd_ctx *ctx, bool *replayed)
+{
+	const char *raw;
+	size_t len;
+	char key[MAX_KEY_CHARS * 4 + 1];
+	struct pg_result *res = NULL;
+
+	*replayed = false;
+	if (!incd_json_top_string(ctx->req->body, ctx->req->body_len, "idempotency_key", &raw,
+				  &len) ||
+	    len >= sizeof key)
+		return true;
+	size_t chars = incd_utf8_len(raw, len);
+	if (chars < 1 || chars > MAX_KEY_CHARS)
+		return true; /* the full check words the 422 */
+	memcpy(key, raw, len);
+	key[len] = '\0';
+	const char *values[] = {ctx->who->organisation_id, key};
+	if (!incd_db_exec(ctx->db, &replay_stmt, values, NULL, NULL, &res, ctx->err))
+		return false;
+	if (incd_db_value(res, 0, 0) != NULL) {
+		incd_response_header(ctx->resp, "Idempotent-Replayed", "true");
+		incd_h_body_from_result(ctx, res, 0);
+		*replayed = true;
+	}
+	incd_db_clear(res);
+	return true;
+}
+
 bool incd_h_incidents_create(struct incd_ctx *ctx)
 {
-	struct json_object *body = NULL, *norm = json_object_new_object();
+	struct json_object *body = NULL, *norm = NULL;
 	struct pg_result *res = NULL;
 	char id[INCD_ULID_LEN + 1];
-	bool ok = false;
+	bool ok = false, answered;
 
+	if (!try_replay(ctx, &answered) || answered) {
+		ok = answered;
+		goto done;
+	}
+	norm = json_object_new_object();
 	body = incd_h_parse_object(ctx);
 	if (body == NULL || !check_create(body, norm, ctx->err))
 		goto done;

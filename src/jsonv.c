@@ -197,6 +197,49 @@ struct json_object *incd_json_parse(const char *buf, size_t len, struct incd_err
 	return obj;
 }
 
+bool incd_json_top_string(const char *buf, size_t len, const char *key, const char **val,
+			  size_t *val_len)
+{
+	size_t key_len = strlen(key);
+	bool found = false;
+
+	/* The grammar is checked first, so the walk below cannot fail. */
+	if (len == 0 || len > (size_t)INT32_MAX || !json_grammar_ok(buf, len))
+		return false;
+	struct scan s = {buf, buf + len, 0};
+	scan_ws(&s);
+	if (*s.p != '{')
+		return false;
+	s.p++;
+	scan_ws(&s);
+	while (*s.p != '}') {
+		const char *name = s.p + 1;
+		scan_string(&s);
+		size_t name_len = (size_t)(s.p - 1 - name);
+		if (memchr(name, '\\', name_len) != NULL)
+			return false;
+		bool match = name_len == key_len && memcmp(name, key, key_len) == 0;
+		scan_ws(&s);
+		s.p++; /* ':' */
+		scan_ws(&s);
+		const char *v = s.p;
+		scan_value(&s);
+		if (match) {
+			/* json-c keeps the last of repeated names: so does this. */
+			size_t n = (size_t)(s.p - v);
+			found = *v == '"' && memchr(v, '\\', n) == NULL;
+			*val = found ? v + 1 : NULL;
+			*val_len = found ? n - 2 : 0;
+		}
+		scan_ws(&s);
+		if (*s.p == ',') {
+			s.p++;
+			scan_ws(&s);
+		}
+	}
+	return found;
+}
+
 void incd_jv_path(char *buf, size_t cap, const char *prefix, const char *key)
 {
 	snprintf(buf, cap, "%s%s%s", prefix, *prefix ? "." : "", key);

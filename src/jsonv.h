@@ -15,6 +15,16 @@
  * (release with json_object_put) or NULL with err filled (400). */
 struct json_object *incd_json_parse(const char *buf, size_t len, struct incd_error *err);
 
+/* Looks at a body without building it: true when buf is strict JSON (as
+ * incd_json_parse checks it), an object, and its last top-level member
+ * named key is a string written without escapes; *val then points at the
+ * string's bytes in buf (not NUL-terminated) and *val_len is their number.
+ * False in every other case, which the caller settles with the full
+ * parse. Member names written with escapes also give false: one of them
+ * could spell key. */
+bool incd_json_top_string(const char *buf, size_t len, const char *key, const char **val,
+			  size_t *val_len);
+
 /* Joins prefix and key ("a.b") or prefix and index ("a[3]") into buf. */
 void incd_jv_path(char *buf, size_t cap, const char *prefix, const char *key);
 void incd_jv_index(char *buf, size_t cap, const char *prefix, size_t index);

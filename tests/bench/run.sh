@@ -326,8 +326,7 @@ scenario() {
     replay)
         SCEN_LUA=replay.lua
         SCEN_ENV+=("BENCH_BODY=$IN/replay.json")
-        SCEN_PGB+=(-f "$PGB/replay.sql" -D "key_id=$KEY_ID" -D "new_id=$REPLAY_NEW_ID" -D "key=bench-replay-$salt"
-            -D "payload=$(<"$IN/replay.json")")
+        SCEN_PGB+=(-f "$PGB/replay.sql" -D "key=bench-replay-$salt")
         ;;
     *) fail "unknown scenario $s" ;;
     esac
@@ -513,7 +512,6 @@ CREATE_TPL=$(create_template "$ORG")
 printf '%s' "$CREATE_TPL" >"$IN/create.tpl"
 printf '%s' "${CREATE_TPL/@KEY@/bench-replay-$salt}" >"$IN/replay.json"
 printf '%s' "${CREATE_TPL/@KEY@/bench-capture-$salt}" >"$IN/create.json"
-REPLAY_NEW_ID=$(q -c "select incidentd_ulid()")
 
 # The replay key's incident, then every scenario's response.
 capture replay_first POST /v1/incidents "$IN/replay.json"

@@ -44,6 +44,55 @@ def test_replay_returns_same_incident(api, db, org):
     assert ref_number(nxt.body["incident"]) == n + 1
 
 
+def test_replay_ignores_a_payload_that_would_not_validate(api, db, org):
+    """The key is looked up before the rest of the body is checked: a known
+    key replays whatever else the new payload says (CONTRACT: the new
+    payload is ignored); a new key with the same payload is still a 422."""
+    idem = new_idem()
+    first = _create(api, org.creator, idempotency_key=idem, name="Kept")
+    assert first.status == 200 and not first.replayed, first.describe()
+    before = org.incident_count()
+    bad = {"idempotency_key": idem, "visibility": "sideways", "status": 7,
+           "custom_field_entries": "not a list", "name": ["x"]}
+    again = api.post("/v1/incidents", key=org.creator, json=bad)
+    assert again.status == 200 and again.replayed, again.describe()
+    assert again.body == first.body
+    assert org.incident_count() == before
+    bad["idempotency_key"] = new_idem()
+    r = api.post("/v1/incidents", key=org.creator, json=bad)
+    assert r.status == 422, r.describe()
+    assert org.incident_count() == before
+    # no visibility at all: still the replay
+    r = api.post("/v1/incidents", key=org.creator, json={"idempotency_key": idem})
+    assert r.status == 200 and r.replayed and r.body == first.body, r.describe()
+
+
+def test_replay_reads_the_key_as_a_json_parser_does(api, org):
+    """Repeated names: the last wins (as json-c keeps it); keys written with
+    escapes replay through the full parse."""
+    a, b = new_idem(), new_idem()
+    first = _create(api, org.creator, idempotency_key=a)
+    assert first.status == 200 and not first.replayed
+    raw = ('{"idempotency_key":"%s","visibility":"public","idempotency_key":"%s"}' % (b, a)).encode()
+    r = api.post("/v1/incidents", key=org.creator, data=raw,
+                 headers={"Content-Type": "application/json"})
+    assert r.status == 200 and r.replayed and r.body == first.body, r.describe()
+    raw = ('{"idempotency_key":"%s","visibility":"public","idempotency_key":"%s"}' % (a, b)).encode()
+    r = api.post("/v1/incidents", key=org.creator, data=raw,
+                 headers={"Content-Type": "application/json"})
+    assert r.status == 200 and not r.replayed, r.describe()
+
+    quoted = new_idem() + '"\\/\u00e9'
+    one = _create(api, org.creator, idempotency_key=quoted)
+    two = _create(api, org.creator, idempotency_key=quoted)
+    assert one.status == 200 and not one.replayed, one.describe()
+    assert two.status == 200 and two.replayed and two.body == one.body, two.describe()
+    escaped = ('{"idempotency_key":"%s","visibility":"public"}' % a.replace("-", "\\u002d")).encode()
+    r = api.post("/v1/incidents", key=org.creator, data=escaped,
+                 headers={"Content-Type": "application/json"})
+    assert r.status == 200 and r.replayed and r.body == first.body, r.describe()
+
+
 def test_keys_are_exact_strings(api, org):
     base = new_idem()
     ids = set()

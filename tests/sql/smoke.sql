@@ -381,6 +381,16 @@ from api.incident_create_by_key('01H0000000000000000000RGA1', '01H00000000000000
 select pg_temp.check(pg_temp.counts_exact(), 'incident_counts exact after by_key creates');
 
 -- ---------------------------------------------------------------------------
+-- incident_replay (the worker's probe before a create, migration 005)
+-- ---------------------------------------------------------------------------
+
+select pg_temp.check(api.incident_replay('01H0000000000000000000RGA1', 'by-key-c')
+                     = (select c.body from api.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'by-key-c', 'x') c),
+                     'replay probe answers what a replayed create answers');
+select pg_temp.check(api.incident_replay('01H0000000000000000000RGA1', 'never-used') is null, 'replay probe: new key is null');
+select pg_temp.check(api.incident_replay('01H0000000000000000000RGB1', 'by-key-c') is null, 'replay probe: keys are per organisation');
+
+-- ---------------------------------------------------------------------------
 -- authenticate
 -- ---------------------------------------------------------------------------
 

@@ -133,6 +133,48 @@ START_TEST(paths)
 }
 END_TEST
 
+/* The key found, as a string, or "(none)". */
+static const char *peek(const char *doc)
+{
+	static char out[512];
+	const char *v;
+	size_t n;
+	if (!incd_json_top_string(doc, strlen(doc), "idempotency_key", &v, &n))
+		return "(none)";
+	ck_assert_uint_lt(n, sizeof out);
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return out;
+}
+
+START_TEST(top_string_peek)
+{
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"k1\",\"visibility\":\"public\"}"), "k1");
+	ck_assert_str_eq(peek(" { \"a\" : [1, {\"idempotency_key\": \"inner\"}] ,\n"
+			      "\"idempotency_key\" : \"k2\" } "),
+			 "k2");
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"caf\xc3\xa9\"}"), "caf\xc3\xa9");
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"\"}"), "");
+	/* repeated names: the last one, as json-c keeps it */
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\",\"idempotency_key\":\"b\"}"), "b");
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\",\"idempotency_key\":7}"), "(none)");
+	/* escapes leave it to the full parse */
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\\\"b\"}"), "(none)");
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\",\"idempotency\\u005fkey\":\"b\"}"),
+			 "(none)");
+	/* not strict JSON, not an object, absent, nested only, not a string */
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\",}"), "(none)");
+	ck_assert_str_eq(peek("{'idempotency_key':\"a\"}"), "(none)");
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\"} x"), "(none)");
+	ck_assert_str_eq(peek("{\"idempotency_key\":\"\xc0\xaf\"}"), "(none)");
+	ck_assert_str_eq(peek("[\"idempotency_key\"]"), "(none)");
+	ck_assert_str_eq(peek("{}"), "(none)");
+	ck_assert_str_eq(peek("{\"x\":{\"idempotency_key\":\"a\"}}"), "(none)");
+	ck_assert_str_eq(peek("{\"idempotency_key\":null}"), "(none)");
+	ck_assert_str_eq(peek(""), "(none)");
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("jsonv");
@@ -143,6 +185,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, string_getter);
 	tcase_add_test(tc, enum_array_object);
 	tcase_add_test(tc, paths);
+	tcase_add_test(tc, top_string_peek);
 	suite_add_tcase(s, tc);
 	return s;
 }

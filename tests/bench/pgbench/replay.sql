@@ -1,1 +1,1 @@
-SELECT replayed, body FROM api.incident_create_by_key(:org, :key_id, :new_id, :key, :payload);
+SELECT api.incident_replay(:org, :key);

@@ -21,6 +21,7 @@ set client_min_messages = notice;
 prepare show(text, text, boolean) as select api.incident_show($1, $2, $3::boolean);
 prepare list(text, boolean, text[], text, int) as
     select api.incident_list($1, $2::boolean, $3::text[], $4, $5::int);
+prepare probe(text, text) as select api.incident_replay($1, $2);
 prepare mk(text, text, text, text) as
     select replayed, body from api.incident_create_by_key($1, $2, $3, $4::jsonb ->> 'idempotency_key', $4);
 
@@ -53,15 +54,18 @@ select replace(:'create_payload', '@KEY@', 'explain-' || incidentd_ulid()) as p1
        replace(:'create_payload', '@KEY@', 'explain-' || incidentd_ulid()) as p2,
        replace(:'create_payload', '@KEY@', 'explain-' || incidentd_ulid()) as p3,
        incidentd_ulid() as i1, incidentd_ulid() as i2, incidentd_ulid() as i3 \gset
+execute probe(:'org', :'p1'::jsonb ->> 'idempotency_key');
 execute mk(:'org', :'key_id', :'i1', :'p1');
+execute probe(:'org', :'p2'::jsonb ->> 'idempotency_key');
 execute mk(:'org', :'key_id', :'i2', :'p2');
 \warn '#### create'
+execute probe(:'org', :'p3'::jsonb ->> 'idempotency_key');
 execute mk(:'org', :'key_id', :'i3', :'p3');
 \warn '#### end'
 
-execute mk(:'org', :'key_id', :'i1', :'replay_payload');
-execute mk(:'org', :'key_id', :'i1', :'replay_payload');
+execute probe(:'org', :'replay_payload'::jsonb ->> 'idempotency_key');
+execute probe(:'org', :'replay_payload'::jsonb ->> 'idempotency_key');
 \warn '#### replay'
-execute mk(:'org', :'key_id', :'i1', :'replay_payload');
+execute probe(:'org', :'replay_payload'::jsonb ->> 'idempotency_key');
 \warn '#### end'
 \o
