@@ -19,6 +19,21 @@ static void fuzz_json(const char *buf, size_t len)
 	};
 	struct incd_error err;
 	struct json_object *o = incd_json_parse(buf, len, &err);
+	/* The replay peek must agree with the full parse whenever it answers:
+	 * same top-level member, same string. */
+	static const char *const keys[] = {"idempotency_key", "k"};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		const char *peeked;
+		size_t peeked_len;
+		struct json_object *k = NULL;
+		if (!incd_json_top_string(buf, len, keys[i], &peeked, &peeked_len))
+			continue;
+		if (o == NULL || !json_object_object_get_ex(o, keys[i], &k) ||
+		    !json_object_is_type(k, json_type_string) ||
+		    (size_t)json_object_get_string_len(k) != peeked_len ||
+		    memcmp(json_object_get_string(k), peeked, peeked_len) != 0)
+			abort();
+	}
 	if (o != NULL && json_object_is_type(o, json_type_object)) {
 		struct json_object *norm = json_object_new_object();
 		if (incd_jv_fields(o, "", spec, 4, norm, &err))

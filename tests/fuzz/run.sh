@@ -9,6 +9,7 @@ seconds=${1:-60}
 out=${FUZZ_DIR:-/tmp/incidentd-fuzz}
 mkdir -p "$out/corpus"
 printf '%s' '{"idempotency_key":"k","visibility":"public","rank":3,"flag":true}' >"$out/corpus/create.json"
+printf '%s' '{"k":"v","x":{"k":1},"k":"w","y":["k"]}' >"$out/corpus/peek.json"
 printf '%s' 'status=triage&status=fixing&after=01FDAG4SAP5TYPT98WGR2N7W91&page_size=25' >"$out/corpus/query.txt"
 printf '%s' '/v1/incidents/%C3%A9?x=1' >"$out/corpus/path.txt"
 srcs=()
