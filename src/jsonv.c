@@ -204,7 +204,7 @@ bool incd_json_top_string(const char *buf, size_t len, const char *key, const ch
 	bool found = false;
 
 	/* The grammar is checked first, so the walk below cannot fail. */
-	if (len == 0 || len > (size_t)INT32_MAX || !json_grammar_ok(buf, len))
+	if (len == 0 || !json_grammar_ok(buf, len))
 		return false;
 	struct scan s = {buf, buf + len, 0};
 	scan_ws(&s);

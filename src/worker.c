@@ -26,6 +26,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "fcgi_tuning.h"
 #include "handlers.h"
 #include "log.h"
 #include "router.h"
@@ -261,22 +262,6 @@ static void setup_signals(sigset_t *wait_mask)
 	sigdelset(wait_mask, SIGINT);
 }
 
-/* An epoll instance of this worker's own watching the shared listening
- * socket exclusively, or -1. */
-static int listen_waiter(int listen_fd)
-{
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
-		incd_log(INCD_LOG_ERROR, "could not watch the listening socket: %s",
-			 strerror(errno));
-		if (ep >= 0)
-			close(ep);
-		return -1;
-	}
-	return ep;
-}
-
 /* Keeps the current database connection's socket in the wait set. A closed
  * socket has left the epoll set by itself, and its number may be the new
  * connection's, so DEL may fail harmlessly before the ADD. */
@@ -371,7 +356,10 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 	}
 	incd_log(INCD_LOG_DEBUG, "worker ready");
 
-	w.ep = listen_waiter(listen_fd);
+	w.ep = incd_fcgi_listen_waiter(listen_fd);
+	if (w.ep < 0)
+		incd_log(INCD_LOG_ERROR, "could not watch the listening socket: %s",
+			 strerror(errno));
 	while (!quit && w.ep >= 0) {
 		if (!wait_readable(&w, fr.ipcFd, &wait_mask, &ready))
 			break;

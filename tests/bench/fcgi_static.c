@@ -102,12 +102,10 @@ static int worker(int listen_fd, const char *resp, size_t resp_len)
 
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		return 1;
-	/* incidentd's wait: its own epoll instance on the shared socket with
-	 * EPOLLEXCLUSIVE (one worker woken per connection), ppoll on a kept
+	/* incidentd's wait: incd_fcgi_listen_waiter, ppoll on a kept
 	 * connection. */
-	struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &lev) != 0)
+	int ep = incd_fcgi_listen_waiter(listen_fd);
+	if (ep < 0)
 		return 1;
 	while (!quit) {
 		int n;

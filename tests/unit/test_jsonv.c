@@ -149,29 +149,33 @@ static const char *peek(const char *doc)
 
 START_TEST(top_string_peek)
 {
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"k1\",\"visibility\":\"public\"}"), "k1");
-	ck_assert_str_eq(peek(" { \"a\" : [1, {\"idempotency_key\": \"inner\"}] ,\n"
-			      "\"idempotency_key\" : \"k2\" } "),
-			 "k2");
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"caf\xc3\xa9\"}"), "caf\xc3\xa9");
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"\"}"), "");
-	/* repeated names: the last one, as json-c keeps it */
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\",\"idempotency_key\":\"b\"}"), "b");
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\",\"idempotency_key\":7}"), "(none)");
-	/* escapes leave it to the full parse */
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\\\"b\"}"), "(none)");
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\",\"idempotency\\u005fkey\":\"b\"}"),
-			 "(none)");
-	/* not strict JSON, not an object, absent, nested only, not a string */
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\",}"), "(none)");
-	ck_assert_str_eq(peek("{'idempotency_key':\"a\"}"), "(none)");
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"a\"} x"), "(none)");
-	ck_assert_str_eq(peek("{\"idempotency_key\":\"\xc0\xaf\"}"), "(none)");
-	ck_assert_str_eq(peek("[\"idempotency_key\"]"), "(none)");
-	ck_assert_str_eq(peek("{}"), "(none)");
-	ck_assert_str_eq(peek("{\"x\":{\"idempotency_key\":\"a\"}}"), "(none)");
-	ck_assert_str_eq(peek("{\"idempotency_key\":null}"), "(none)");
-	ck_assert_str_eq(peek(""), "(none)");
+	static const struct {
+		const char *doc, *want;
+	} cases[] = {
+	    {"{\"idempotency_key\":\"k1\",\"visibility\":\"public\"}", "k1"},
+	    {" { \"a\" : [1, {\"idempotency_key\": \"inner\"}] ,\n\"idempotency_key\" : \"k2\" } ",
+	     "k2"},
+	    {"{\"idempotency_key\":\"caf\xc3\xa9\"}", "caf\xc3\xa9"},
+	    {"{\"idempotency_key\":\"\"}", ""},
+	    /* repeated names: the last one, as json-c keeps it */
+	    {"{\"idempotency_key\":\"a\",\"idempotency_key\":\"b\"}", "b"},
+	    {"{\"idempotency_key\":\"a\",\"idempotency_key\":7}", "(none)"},
+	    /* escapes leave it to the full parse */
+	    {"{\"idempotency_key\":\"a\\\"b\"}", "(none)"},
+	    {"{\"idempotency_key\":\"a\",\"idempotency\\u005fkey\":\"b\"}", "(none)"},
+	    /* not strict JSON, not an object, absent, nested only, not a string */
+	    {"{\"idempotency_key\":\"a\",}", "(none)"},
+	    {"{'idempotency_key':\"a\"}", "(none)"},
+	    {"{\"idempotency_key\":\"a\"} x", "(none)"},
+	    {"{\"idempotency_key\":\"\xc0\xaf\"}", "(none)"},
+	    {"[\"idempotency_key\"]", "(none)"},
+	    {"{}", "(none)"},
+	    {"{\"x\":{\"idempotency_key\":\"a\"}}", "(none)"},
+	    {"{\"idempotency_key\":null}", "(none)"},
+	    {"", "(none)"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_str_eq(peek(cases[i].doc), cases[i].want);
 }
 END_TEST
 
