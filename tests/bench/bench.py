@@ -55,20 +55,37 @@ def _procs():
     return out
 
 
+def _switches(pid):
+    """Context switches of pid's main thread: [voluntary, involuntary]."""
+    n = [0, 0]
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt"):
+                    n[0] += int(line.split()[-1])
+                elif line.startswith("nonvoluntary_ctxt"):
+                    n[1] += int(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    return n
+
+
 def tree_ticks(procs, root):
-    """CPU ticks of root and its descendants, reaped children included."""
+    """CPU ticks of root and its descendants, reaped children included,
+    the number of processes and their context switches (live ones)."""
     kids = {}
     for pid, (ppid, _) in procs.items():
         kids.setdefault(ppid, []).append(pid)
-    total, n, todo = 0, 0, [root]
+    total, n, sw, todo = 0, 0, [0, 0], [root]
     while todo:
         pid = todo.pop()
         if pid not in procs:
             continue
         total += procs[pid][1]
+        sw = [a + b for a, b in zip(sw, _switches(pid))]
         n += 1
         todo.extend(kids.get(pid, []))
-    return total, n
+    return total, n, sw
 
 
 def machine_busy():
@@ -84,15 +101,17 @@ def snapshot(groups):
     procs = _procs()
     snap = {}
     for name, pid in groups.items():
-        ticks, n = tree_ticks(procs, pid)
-        snap[name] = {"ticks": ticks, "procs": n}
+        ticks, n, sw = tree_ticks(procs, pid)
+        snap[name] = {"ticks": ticks, "procs": n, "switches": sw}
     snap["_machine"] = machine_busy()
     snap["_time"] = time.monotonic()
     return snap
 
 
-def cpu_delta(before, after, groups, requests, client_s):
-    """CPU per request (µs) of each group, the client and everything else."""
+def cpu_delta(before, after, groups, requests, client):
+    """CPU per request (µs) of each group, the client and everything else;
+    context switches of each group and of the client."""
+    client_s, client_sw = client
     res = {}
     ours = 0.0
     for name in groups:
@@ -112,6 +131,8 @@ def cpu_delta(before, after, groups, requests, client_s):
         "wall_s": wall,
         "cores_busy": busy / wall if wall > 0 else None,
         "procs": {name: after[name]["procs"] for name in groups},
+        "switches": dict({name: [a - b for a, b in zip(after[name]["switches"], before[name]["switches"])]
+                          for name in groups}, client=client_sw),
     }
 
 
@@ -124,12 +145,14 @@ def parse_groups(items):
 
 
 def run_client(cmd, env=None):
-    """Runs cmd; returns (rc, stdout, stderr, cpu seconds of the child)."""
+    """Runs cmd; returns (rc, stdout, stderr, (cpu seconds, [voluntary,
+    involuntary context switches]) of the child)."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    return p.returncode, p.stdout, p.stderr, cpu
+    switches = [r1.ru_nvcsw - r0.ru_nvcsw, r1.ru_nivcsw - r0.ru_nivcsw]
+    return p.returncode, p.stdout, p.stderr, (cpu, switches)
 
 
 def write_json(path, obj):
@@ -145,7 +168,7 @@ def write_json(path, obj):
 def cmd_run_wrk(a):
     groups = parse_groups(a.group)
     before = snapshot(groups)
-    rc, out, err, client_s = run_client(a.cmd)
+    rc, out, err, client = run_client(a.cmd)
     after = snapshot(groups)
     res = {"kind": "wrk", "label": a.label, "cmd": a.cmd, "rc": rc, "ok": False}
     m = re.search(r"^BENCH_JSON (\{.*\})$", out, re.M)
@@ -172,7 +195,7 @@ def cmd_run_wrk(a):
             "errors": errors,
             "non2xx": w["err_status"],
             "error_detail": {k[4:]: w[k] for k in w if k.startswith("err_")},
-            "cpu": cpu_delta(before, after, groups, reqs, client_s),
+            "cpu": cpu_delta(before, after, groups, reqs, client),
         })
     res["stdout_tail"] = out[-2000:]
     write_json(a.out, res)
@@ -199,7 +222,7 @@ def cmd_run_pgbench(a):
     for f in glob.glob(a.log_prefix + ".*"):
         os.unlink(f)
     before = snapshot(groups)
-    rc, out, err, client_s = run_client(a.cmd)
+    rc, out, err, client = run_client(a.cmd)
     after = snapshot(groups)
     res = {"kind": "pgbench", "label": a.label, "cmd": a.cmd, "rc": rc, "ok": False}
     tps = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", out, re.M)
@@ -231,7 +254,7 @@ def cmd_run_pgbench(a):
             "logged": len(lats),
             "errors": nfail + (1 if aborted else 0),
             "non2xx": 0,
-            "cpu": cpu_delta(before, after, groups, n, client_s),
+            "cpu": cpu_delta(before, after, groups, n, client),
         })
     res["stdout_tail"] = out[-1500:]
     res["stderr_tail"] = err[-1500:]
@@ -281,12 +304,17 @@ def cmd_merge(a):
             secs[k] = secs.get(k, 0.0) + v
         wall += r["cpu"]["wall_s"]
         busy += r["cpu"]["seconds"]["machine_busy"]
+    switches = {}
+    for r in ok:
+        for k, v in r["cpu"].get("switches", {}).items():
+            switches[k] = [a + b for a, b in zip(switches.get(k, [0, 0]), v)]
     reqs = res["requests"]
     res["cpu"] = {
         "seconds": secs,
         "us_per_request": {k: (v * 1e6 / reqs if reqs else None) for k, v in secs.items()},
         "wall_s": wall,
         "cores_busy": busy / wall if wall > 0 else None,
+        "switches": switches,
     }
     write_json(a.out, res)
     return 0 if res["ok"] else 1
@@ -472,6 +500,44 @@ def explain_summary(path):
     return calls, text
 
 
+def fswitch(run, group):
+    """A group's context switches per request, voluntary + involuntary."""
+    sw = (run or {}).get("cpu", {}).get("switches", {}).get(group) if run and run.get("ok") else None
+    if not sw or not run.get("requests"):
+        return "–"
+    n = run["requests"]
+    return f"{sw[0] / n:.2f} + {sw[1] / n:.2f}"
+
+
+def switches_table(w, rdir, levels):
+    """Context switches per request: how often each process slept (voluntary)
+    or was preempted (involuntary) for one request, in each kind of run."""
+    w("### Context switches per request")
+    w("")
+    w("Voluntary + involuntary context switches of each process group's live processes "
+      "(`/proc/PID/status`), divided by the requests of the run. A voluntary switch is a sleep "
+      "(waiting for the next request or a reply), an involuntary one a preemption. Each costs "
+      "several µs of CPU on this VM and, when the woken process lands on an idle core, a "
+      "wake-up delay in which that core does nothing.")
+    w("")
+    for lvl in levels:
+        w(f"{lvl} concurrent connections:")
+        w("")
+        w("| endpoint | incidentd | nginx | PostgreSQL | wrk | H: responder | H: nginx | H: wrk "
+          "| D: PostgreSQL | D: pgbench |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for s in TARGET_SCENS:
+            i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
+            h = load(f"{rdir}/c{lvl}/{s}.http.json")
+            d = load(f"{rdir}/c{lvl}/{s}.db.json")
+            if not i or not i.get("ok"):
+                continue
+            w(f"| {s} | {fswitch(i, 'incidentd')} | {fswitch(i, 'nginx')} | {fswitch(i, 'postgres')} "
+              f"| {fswitch(i, 'client')} | {fswitch(h, 'responder')} | {fswitch(h, 'nginx')} "
+              f"| {fswitch(h, 'client')} | {fswitch(d, 'postgres')} | {fswitch(d, 'client')} |")
+        w("")
+
+
 def cmd_report(a):
     meta = load(a.meta) or {}
     rdir = a.results
@@ -614,6 +680,7 @@ def cmd_report(a):
               f"| {fnum(du.get('postgres'))} | {fnum(du.get('client'))} "
               f"| {fratio(i['cpu'].get('cores_busy'))} |")
         w("")
+    switches_table(w, rdir, levels)
 
     # --------------------------------------------------------------- RSS
     rss = load(f"{rdir}/rss.json")
