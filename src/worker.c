@@ -26,6 +26,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "fcgi_out.h"
 #include "fcgi_tuning.h"
 #include "handlers.h"
 #include "log.h"
@@ -228,9 +229,9 @@ static void serve(struct worker *w, FCGX_Request *fr)
 	drain_input(fr);
 
 	incd_response_head(&w->resp, req.request_id, &w->head);
-	FCGX_PutStr(w->head.data, (int)w->head.len, fr->out);
-	if (w->resp.status != 204 && w->resp.body.len > 0)
-		FCGX_PutStr(w->resp.body.data, (int)w->resp.body.len, fr->out);
+	struct incd_fcgi_part parts[] = {{w->head.data, w->head.len},
+					 {w->resp.body.data, w->resp.body.len}};
+	incd_fcgi_respond(fr, parts, w->resp.status != 204 ? 2 : 1);
 	/* The response leaves before the log line is written: nginx and the
 	 * client do not wait for it. */
 	FCGX_Finish_r(fr);

@@ -9,13 +9,15 @@
  * incidentd reads, drains the request body, and writes a response. The
  * response is a file of bytes captured from the real endpoint (CGI headers
  * "Status: ...", "Content-Type: ...", "X-Request-Id: ...", a blank line,
- * then the body), written as is: no database, no JSON, no routing.
+ * then the body), written as is, in one write as incidentd writes its
+ * responses (src/fcgi_out.c): no database, no JSON, no routing.
  *
  * usage: fcgi_static --listen SOCKET --workers N --response FILE
  *                    [--pid-file FILE]
  * SIGTERM/SIGINT to the master stop it and its workers; the socket is
  * removed at exit. Built by tests/bench/run.sh with
- *   gcc -O2 $(pkg-config --cflags fcgi) fcgi_static.c $(pkg-config --libs fcgi)
+ *   gcc -O2 $(pkg-config --cflags fcgi) -Isrc fcgi_static.c src/fcgi_out.c \
+ *       $(pkg-config --libs fcgi)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,7 +33,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
+#include "fcgi_out.h"
 #include "fcgi_tuning.h"
 
 #define MAX_WORKERS 64
@@ -139,7 +141,8 @@ static int worker(int listen_fd, const char *resp, size_t resp_len)
 		}
 		while (FCGX_GetStr(sink, sizeof sink, fr.in) > 0)
 			;
-		FCGX_PutStr(resp, (int)resp_len, fr.out);
+		struct incd_fcgi_part part = {resp, resp_len};
+		incd_fcgi_respond(&fr, &part, 1);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);

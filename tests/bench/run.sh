@@ -375,7 +375,8 @@ step "build (build/bench) and the FastCGI responder"
 build bench
 # shellcheck disable=SC2046 # pkg-config prints several words
 gcc -std=c11 -O2 -Wall -Wextra -Werror $(pkg-config --cflags fcgi) \
-    -I"$INCD_ROOT/src" -o "$RESPONDER" "$BENCH_SRC/fcgi_static.c" $(pkg-config --libs fcgi)
+    -I"$INCD_ROOT/src" -o "$RESPONDER" "$BENCH_SRC/fcgi_static.c" "$INCD_ROOT/src/fcgi_out.c" \
+    $(pkg-config --libs fcgi)
 
 work=$(mktemp -d /tmp/incidentd-bench.XXXXXX)
 chmod 755 "$work"

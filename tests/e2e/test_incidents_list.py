@@ -236,3 +236,23 @@ def test_walk_during_concurrent_creates(api, ctx):
     assert len(ids) == len(set(ids)), "an incident appeared twice in one walk"
     missing = start_ids - set(ids)
     assert not missing, "%d incidents present at the start were skipped" % len(missing)
+
+
+def test_large_pages_arrive_whole(api, ctx):
+    """Responses leave the worker as FastCGI records of at most 65535 bytes
+    in one writev() (src/fcgi_out.c), 32 records per call: a 2.6 MB page
+    (25 summaries of 50,000 two-byte characters) crosses both limits and
+    must arrive byte for byte, in order, at every page size."""
+    o = ctx.new_org("list-large")
+    made = []
+    for i in range(25):
+        summary = ("é%02d" % i) * (50000 // 3) + "é" * (50000 % 3)
+        made.append(o.create_incident(key=o.admin, name="Large %02d" % i, summary=summary))
+    want = [inc["id"] for inc in reversed(made)]
+    for page_size in (1, 2, 25):
+        body = expect_ok(api.get("/v1/incidents", key=o.admin, params={"page_size": page_size}))
+        got = body["incidents"]
+        assert [i["id"] for i in got] == want[:page_size]
+        for inc in got:
+            assert inc == next(m for m in made if m["id"] == inc["id"])
+    assert len(got) == 25 and all(len(i["summary"]) == 50000 for i in got)
