@@ -562,10 +562,13 @@ round_order() {
 # reverse) so that a slow spell of a shared machine falls on all three
 # alike; bench.py merge adds the rounds up into $s.{incidentd,http,db}.json.
 measure_point() {
-    local lvl=$1 s=$2 r k dbw_needed=0 dbw_copy=""
-    if [ "$lvl" -gt "$workers" ]; then
-        if [ -f "$R/c$workers/$s.db.json" ]; then dbw_copy="$R/c$workers/$s.db.json"; else dbw_needed=1; fi
-    fi
+    local lvl=$1 s=$2 r k dbw_needed=0
+    # D at the worker count runs in this point's own rounds, even where the
+    # worker count's point measured it already: a copy from minutes earlier
+    # misses the slow spell that this point's incidentd and H runs share
+    # (one --million run had show at 16 connections 0.61 × C that way, its
+    # incidentd and H 30 % slower than at 4 connections, its D not).
+    [ "$lvl" -le "$workers" ] || dbw_needed=1
     step "$s at $lvl connections: $rounds rounds of incidentd, HTTP ceiling (fcgi_static), database ceiling (pgbench -c $lvl)"
     static_up "$IN/$s.cgi"
     mapfile -t GI < <(groups_incidentd)
@@ -604,8 +607,6 @@ measure_point() {
     done
     if [ "$dbw_needed" = 1 ]; then
         "${BENCHPY[@]}" merge --out "$R/c$lvl/$s.db_w.json" "$R/c$lvl/$s.db_w".r*.json
-    elif [ -n "$dbw_copy" ]; then
-        cp "$dbw_copy" "$R/c$lvl/$s.db_w.json"
     fi
 }
 
