@@ -61,15 +61,20 @@ static void put_record(int fd, int type, const void *content, size_t len)
 		ck_assert_int_eq(write(fd, content, len), (ssize_t)len);
 }
 
-/* What nginx sends for a GET without a body. */
-static void send_request(int fd)
+/* What nginx sends for a GET without a body (flags: FCGI_KEEP_CONN or 0). */
+static void send_request_flags(int fd, unsigned char flags)
 {
-	FCGI_BeginRequestBody begin = {.roleB0 = FCGI_RESPONDER};
+	FCGI_BeginRequestBody begin = {.roleB0 = FCGI_RESPONDER, .flags = flags};
 	static const char params[] = "\016\003REQUEST_METHODGET";
 	put_record(fd, FCGI_BEGIN_REQUEST, &begin, sizeof begin);
 	put_record(fd, FCGI_PARAMS, params, sizeof params - 1);
 	put_record(fd, FCGI_PARAMS, NULL, 0);
 	put_record(fd, FCGI_STDIN, NULL, 0);
+}
+
+static void send_request(int fd)
+{
+	send_request_flags(fd, 0);
 }
 
 /* The responder: one request, answered with head and body; the exit
@@ -208,6 +213,91 @@ START_TEST(closed_peer_is_an_error_not_a_crash)
 }
 END_TEST
 
+/* Bytes up to and including the first complete FCGI_END_REQUEST record in
+ * p[0..n), or 0 if there is none yet. */
+static size_t through_end_request(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+	while (i + sizeof(FCGI_Header) <= n) {
+		const FCGI_Header *h = (const FCGI_Header *)(p + i);
+		size_t next = i + sizeof *h +
+			      ((size_t)h->contentLengthB1 << 8 | h->contentLengthB0) +
+			      h->paddingLength;
+		if (next > n)
+			return 0;
+		if (h->type == FCGI_END_REQUEST)
+			return next;
+		i = next;
+	}
+	return 0;
+}
+
+static void expect_response(const unsigned char *p, size_t n, const char *body, size_t body_len)
+{
+	struct parsed r = parse(p, n);
+	ck_assert_uint_eq(r.stdout_len, sizeof head - 1 + body_len);
+	ck_assert(memcmp(r.stdout_data + sizeof head - 1, body, body_len) == 0);
+	ck_assert_int_eq(r.stdout_ends, 1);
+	ck_assert_int_eq(r.end_requests, 1);
+	ck_assert_int_eq(r.bytes_after_end, 0);
+	free(r.stdout_data);
+}
+
+/* nginx with upstream keepalive (fastcgi_keep_conn on): two requests, one
+ * after the other's FCGI_END_REQUEST, on one connection that the
+ * responder keeps open between them. */
+START_TEST(kept_connection_serves_requests_in_turn)
+{
+	char path[108];
+	int lfd = listen_on(path, sizeof path);
+	static const char *const bodies[] = {"first", "second, longer than the first"};
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		FCGX_Request fr;
+		if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, lfd, 0) != 0)
+			_exit(100);
+		for (int i = 0; i < 2; i++) {
+			struct incd_fcgi_part parts[] = {{head, sizeof head - 1},
+							 {bodies[i], strlen(bodies[i])}};
+			if (FCGX_Accept_r(&fr) != 0 || incd_fcgi_respond(&fr, parts, 2) != 0)
+				_exit(101 + i);
+			FCGX_Finish_r(&fr);
+			if (fr.ipcFd < 0)
+				_exit(110); /* libfcgi closed the kept connection */
+		}
+		FCGX_Free(&fr, 1);
+		_exit(0);
+	}
+	int fd = connect_to(path);
+	unsigned char buf[4096];
+	size_t n = 0, first = 0;
+	send_request_flags(fd, FCGI_KEEP_CONN);
+	while ((first = through_end_request(buf, n)) == 0) {
+		ssize_t r = read(fd, buf + n, sizeof buf - n);
+		ck_assert_int_gt(r, 0);
+		n += (size_t)r;
+	}
+	send_request_flags(fd, FCGI_KEEP_CONN);
+	for (;;) {
+		ssize_t r = read(fd, buf + n, sizeof buf - n);
+		ck_assert_int_ge(r, 0);
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	expect_response(buf, first, bodies[0], strlen(bodies[0]));
+	expect_response(buf + first, n - first, bodies[1], strlen(bodies[1]));
+	close(fd);
+	close(lfd);
+	unlink(path);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("fcgi_out");
@@ -215,6 +305,7 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_loop_test(tc, records_are_exact, 0, (int)(sizeof sizes / sizeof sizes[0]));
 	tcase_add_test(tc, closed_peer_is_an_error_not_a_crash);
+	tcase_add_test(tc, kept_connection_serves_requests_in_turn);
 	suite_add_tcase(s, tc);
 	return s;
 }
