@@ -1,7 +1,11 @@
 /* The records are built by hand from fastcgi.h, libfcgi's public protocol
  * header, the way libfcgi's own stream would write them: content records
  * of at most 65535 bytes, an empty record that ends the stream, and
- * FCGI_END_REQUEST. Padding is optional in the protocol and left out. */
+ * FCGI_END_REQUEST. Padding is optional in the protocol and left out.
+ * Besides the public stream fields this reads fr->ipcFd, which fcgiapp.h
+ * lists among its private fields (the worker's wait on a kept connection
+ * reads it too); tests/unit/test_fcgi_out.c pins the behaviour of the
+ * libfcgi it builds against. */
 #include "fcgi_out.h"
 
 #include <errno.h>
@@ -25,17 +29,16 @@ static FCGI_Header record_header(int type, int request_id, size_t len)
 	return h;
 }
 
-static FCGI_EndRequestRecord end_request(int request_id, int app_status)
+static FCGI_EndRequestRecord end_request(int request_id, unsigned app_status)
 {
-	unsigned status = (unsigned)app_status;
 	FCGI_EndRequestRecord r = {
 	    .header = record_header(FCGI_END_REQUEST, request_id, sizeof r.body),
 	    .body =
 		{
-		    .appStatusB3 = (unsigned char)(status >> 24),
-		    .appStatusB2 = (unsigned char)(status >> 16),
-		    .appStatusB1 = (unsigned char)(status >> 8),
-		    .appStatusB0 = (unsigned char)status,
+		    .appStatusB3 = (unsigned char)(app_status >> 24),
+		    .appStatusB2 = (unsigned char)(app_status >> 16),
+		    .appStatusB1 = (unsigned char)(app_status >> 8),
+		    .appStatusB0 = (unsigned char)app_status,
 		    .protocolStatus = FCGI_REQUEST_COMPLETE,
 		},
 	};
@@ -69,7 +72,8 @@ int incd_fcgi_respond(FCGX_Request *fr, const struct incd_fcgi_part *parts, int 
 {
 	FCGI_Header hdr[BATCH_RECORDS + 1];
 	struct iovec iov[2 * BATCH_RECORDS + 2];
-	FCGI_EndRequestRecord end = end_request(fr->requestId, fr->appStatus);
+	/* Exit status 0: nothing here calls FCGX_SetExitStatus. */
+	FCGI_EndRequestRecord end = end_request(fr->requestId, 0);
 	int n = 0, nh = 0, rc = 0;
 
 	for (int p = 0; p < nparts && rc == 0; p++) {

@@ -28,6 +28,7 @@ struct parsed {
 	int other_records; /* any other type */
 	int bytes_after_end;
 	int protocol_status;
+	int app_status; /* non-zero if any byte of it is */
 };
 
 static int listen_on(char *path, size_t size)
@@ -130,7 +131,10 @@ static struct parsed parse(const unsigned char *p, size_t n)
 			r.stdout_len += len;
 		} else if (h->type == FCGI_END_REQUEST) {
 			ck_assert_uint_eq(len, sizeof(FCGI_EndRequestBody));
-			r.protocol_status = ((const FCGI_EndRequestBody *)content)->protocolStatus;
+			const FCGI_EndRequestBody *end = (const FCGI_EndRequestBody *)content;
+			r.protocol_status = end->protocolStatus;
+			r.app_status = end->appStatusB3 | end->appStatusB2 | end->appStatusB1 |
+				       end->appStatusB0;
 			r.end_requests++;
 		} else {
 			r.other_records++;
@@ -170,6 +174,7 @@ static void round_trip(size_t body_len)
 	ck_assert_int_eq(r.stdout_ends, 1);
 	ck_assert_int_eq(r.end_requests, 1);
 	ck_assert_int_eq(r.protocol_status, FCGI_REQUEST_COMPLETE);
+	ck_assert_int_eq(r.app_status, 0);
 	ck_assert_int_eq(r.other_records, 0);
 	ck_assert_int_eq(r.bytes_after_end, 0);
 	free(r.stdout_data);
