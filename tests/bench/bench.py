@@ -502,11 +502,22 @@ def explain_summary(path):
 
 def fswitch(run, group):
     """A group's context switches per request, voluntary + involuntary."""
-    sw = (run or {}).get("cpu", {}).get("switches", {}).get(group) if run and run.get("ok") else None
-    if not sw or not run.get("requests"):
+    if not run or not run.get("ok") or not run.get("requests"):
+        return "–"
+    sw = run["cpu"].get("switches", {}).get(group)
+    if not sw:
         return "–"
     n = run["requests"]
     return f"{sw[0] / n:.2f} + {sw[1] / n:.2f}"
+
+
+def measured_points(rdir, lvl):
+    """(scenario, incidentd run, H run, D run) at one concurrency level, for
+    the scenarios whose incidentd run succeeded; H or D may be None."""
+    for s in TARGET_SCENS:
+        i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
+        if i and i.get("ok"):
+            yield s, i, load(f"{rdir}/c{lvl}/{s}.http.json"), load(f"{rdir}/c{lvl}/{s}.db.json")
 
 
 def switches_table(w, rdir, levels):
@@ -526,12 +537,7 @@ def switches_table(w, rdir, levels):
         w("| endpoint | incidentd | nginx | PostgreSQL | wrk | H: responder | H: nginx | H: wrk "
           "| D: PostgreSQL | D: pgbench |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for s in TARGET_SCENS:
-            i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
-            h = load(f"{rdir}/c{lvl}/{s}.http.json")
-            d = load(f"{rdir}/c{lvl}/{s}.db.json")
-            if not i or not i.get("ok"):
-                continue
+        for s, i, h, d in measured_points(rdir, lvl):
             w(f"| {s} | {fswitch(i, 'incidentd')} | {fswitch(i, 'nginx')} | {fswitch(i, 'postgres')} "
               f"| {fswitch(i, 'client')} | {fswitch(h, 'responder')} | {fswitch(h, 'nginx')} "
               f"| {fswitch(h, 'client')} | {fswitch(d, 'postgres')} | {fswitch(d, 'client')} |")
@@ -664,12 +670,7 @@ def cmd_report(a):
         w("")
         w("| endpoint | incidentd | nginx | PostgreSQL | wrk | total | other | H: responder | H: nginx | D: PostgreSQL | D: pgbench | cores busy (incidentd run) |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for s in TARGET_SCENS:
-            i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
-            h = load(f"{rdir}/c{lvl}/{s}.http.json")
-            d = load(f"{rdir}/c{lvl}/{s}.db.json")
-            if not i or not i.get("ok"):
-                continue
+        for s, i, h, d in measured_points(rdir, lvl):
             u = i["cpu"]["us_per_request"]
             hu = h["cpu"]["us_per_request"] if h and h.get("ok") else {}
             du = d["cpu"]["us_per_request"] if d and d.get("ok") else {}
