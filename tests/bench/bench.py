@@ -376,6 +376,50 @@ def cmd_cgi(a):
     return 0
 
 
+def cmd_pass_params(a):
+    """pgbench arguments of a scenario's D (-f SCRIPT[@W], -D NAME=VALUE) ->
+    the statement and the parameter sets of its pass-through responder P.
+
+    Each script is one statement; like pgbench -M prepared, every :name
+    becomes the next $n. The scripts of one scenario differ only in their
+    variables' names (show_1.sql, show_2.sql, ...), so they share one
+    statement and give one line of values each, tab-separated."""
+    defs, scripts, args = {}, [], list(a.pgbench)
+    while args:
+        opt = args.pop(0)
+        if opt == "-D":
+            name, _, value = args.pop(0).partition("=")
+            defs[name] = value
+        elif opt == "-f":
+            scripts.append(args.pop(0).split("@")[0])
+    statement, rows = None, []
+    for path in scripts:
+        with open(path) as f:
+            text = f.read().strip().rstrip(";")
+        if "\\" in text or ";" in text:
+            print(f"{path}: not a single statement", file=sys.stderr)
+            return 2
+        names = []
+
+        def number(m):
+            names.append(m.group(1))
+            return f"${len(names)}"
+        stmt = re.sub(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)", number, text)
+        if statement not in (None, stmt):
+            print(f"{path}: a different statement from {scripts[0]}", file=sys.stderr)
+            return 2
+        statement = stmt
+        rows.append("\t".join(defs[n] for n in names))
+    if statement is None:
+        print("no -f script", file=sys.stderr)
+        return 2
+    with open(a.sql_out, "w") as f:
+        f.write(statement + "\n")
+    with open(a.params_out, "w") as f:
+        f.write("\n".join(rows) + "\n")
+    return 0
+
+
 # ----------------------------------------------------------------- report
 
 
@@ -511,6 +555,70 @@ def fswitch(run, group):
     return f"{sw[0] / n:.2f} + {sw[1] / n:.2f}"
 
 
+def point_runs(rdir, lvl, s):
+    """The runs of one point (incidentd, H, D, D at the worker count, P) and
+    what the throughput table derives from them: dd, the D used (the better
+    of the two client counts), and C, the combined ceiling (None without
+    both H and D)."""
+    pt = {k: load(f"{rdir}/c{lvl}/{s}.{f}.json")
+          for k, f in (("i", "incidentd"), ("h", "http"), ("d", "db"), ("dw", "db_w"), ("p", "pass"))}
+    d, dw = pt["d"], pt["dw"]
+    pt["dd"] = dw if dw and dw.get("ok") and (not d or not d.get("ok") or dw["rps"] > d["rps"]) else d
+    pt["c"] = ceiling(rps(pt["h"]), rps(pt["dd"]))
+    return pt
+
+
+def rps(run):
+    return run["rps"] if run and run.get("ok") else None
+
+
+def chain_table(w, rdir, levels):
+    """incidentd against P, the pass-through responder: the same chain of
+    processes without incidentd's own code."""
+    if not any(rps(point_runs(rdir, lvl, s)["p"]) for lvl in levels for s in TARGET_SCENS):
+        return
+    w("## The chain without incidentd's code: P")
+    w("")
+    w("**P** = the same wrk script through the same nginx config to `tests/bench/fcgi_static "
+      "--database` (pass-through mode): libfcgi workers like incidentd's (same wait, same "
+      "one-write response, SCHED_BATCH), each with its own PostgreSQL connection, that run D's "
+      "statement with D's parameters and answer the captured headers and the statement's value, "
+      "without any of incidentd's own work (routing, authentication, parsing, validation, the log "
+      "line). C adds up the HTTP part and the database part as each costs at its own best rate; "
+      "a request that passes through both also pays a round trip to PostgreSQL and the sleeps "
+      "and wake-ups of nginx, a worker and a backend in turn, which C cannot see. P pays them "
+      "and nothing else: *÷P* is what incidentd's own code costs, and *P ÷ C* the most that any "
+      "FastCGI worker behind this nginx reaches against C on this machine. Measured in the same "
+      "rounds as incidentd, H and D. Not for create: its D is two statements and a fresh key.")
+    w("")
+    for lvl in levels:
+        w(f"{lvl} concurrent connections:")
+        w("")
+        w("| endpoint | incidentd req/s | P req/s | ÷P | ÷P by round | incidentd ÷C | P ÷C "
+          "| CPU µs: incidentd / P responder | nginx | PostgreSQL |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for s in TARGET_SCENS:
+            pt = point_runs(rdir, lvl, s)
+            ir, pr, c = rps(pt["i"]), rps(pt["p"]), pt["c"]
+            if not ir or not pr:
+                continue
+            iu, pu = pt["i"]["cpu"]["us_per_request"], pt["p"]["cpu"]["us_per_request"]
+            w(f"| {s} | {fnum(ir)} | {fnum(pr)} | {fratio(ir / pr)} "
+              f"| {round_range(pt['i'], pt['p'])} | {fratio(ir / c if c else None)} "
+              f"| {fratio(pr / c if c else None)} "
+              f"| {fnum(iu.get('incidentd'))} / {fnum(pu.get('responder'))} "
+              f"| {fnum(iu.get('nginx'))} / {fnum(pu.get('nginx'))} "
+              f"| {fnum(iu.get('postgres'))} / {fnum(pu.get('postgres'))} |")
+        w("")
+
+
+def round_range(a, b):
+    """"lowest–highest" of a ÷ b over the rounds both ran."""
+    ra, rb = a.get("rounds_rps") or [], b.get("rounds_rps") or []
+    ratios = [x / y for x, y in zip(ra, rb) if y]
+    return f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else "–"
+
+
 def measured_points(rdir, lvl):
     """(scenario, incidentd run, H run, D run) at one concurrency level, for
     the scenarios whose incidentd run succeeded; H or D may be None."""
@@ -610,19 +718,11 @@ def cmd_report(a):
         w("| endpoint | incidentd req/s | p50 | p99 | H req/s | H p50 | D tps | D p50 | C | ÷C | ÷C by round | ÷H | ÷D | errors | noise |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in TARGET_SCENS:
-            i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
-            h = load(f"{rdir}/c{lvl}/{s}.http.json")
-            d = load(f"{rdir}/c{lvl}/{s}.db.json")
-            dw = load(f"{rdir}/c{lvl}/{s}.db_w.json")
+            pt = point_runs(rdir, lvl, s)
+            i, h, d, dw, dd, c = (pt[k] for k in ("i", "h", "d", "dw", "dd", "c"))
             if i is None:
                 continue
-            dd = d
-            if dw and dw.get("ok") and (not d or not d.get("ok") or dw["rps"] > d["rps"]):
-                dd = dw
-            hr = h["rps"] if h and h.get("ok") else None
-            dr = dd["rps"] if dd and dd.get("ok") else None
-            c = ceiling(hr, dr)
-            ir = i["rps"] if i.get("ok") else None
+            hr, dr, ir = rps(h), rps(dd), rps(i)
             errs = sum((x or {}).get("errors", 0) or 0 for x in (i, h, d, dw))
             errs += sum(1 for x in (i, h, d, dw) if x is not None and not x.get("ok"))
             any_errors += errs
@@ -635,9 +735,12 @@ def cmd_report(a):
               f"| {fnum(c)} | {fratio(ir / c if ir and c else None)} | {round_ratios(i, h, d, dw)} "
               f"| {fratio(ir / hr if ir and hr else None)} | {fratio(ir / dr if ir and dr else None)} | {errs} "
               f"| {noise(i, h, dd, ncpu)} |")
+            pr = rps(pt["p"])
+            chain = (f" (P, the chain without incidentd's code: {fratio(pr / c)} × C; "
+                     f"incidentd {fratio(ir / pr)} × P)") if pr and ir and c else ""
             targets.append((f"{s} ≥ 0.8 × C at {lvl} connections",
                             (ir / c >= 0.8) if ir and c else None,
-                            f"{fratio(ir / c if ir and c else None)} × C"))
+                            f"{fratio(ir / c if ir and c else None)} × C{chain}"))
         w("")
 
     # ----------------------------------------------------------- replay
@@ -655,6 +758,8 @@ def cmd_report(a):
                             f"{fnum(sh['rps'])} req/s, p50 {fms(sh['p50_ms'])} ms ({ratio:.2f}); CPU µs/request "
                             f"incidentd {fnum(ru.get('incidentd'))} vs {fnum(su.get('incidentd'))}, "
                             f"PostgreSQL {fnum(ru.get('postgres'))} vs {fnum(su.get('postgres'))}"))
+
+    chain_table(w, rdir, levels)
 
     # --------------------------------------------------------------- CPU
     w("## Where the time goes: CPU per request (µs)")
@@ -963,6 +1068,11 @@ def main():
     s.add_argument("--body", required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_cgi)
+    s = sub.add_parser("pass-params")
+    s.add_argument("--sql-out", required=True)
+    s.add_argument("--params-out", required=True)
+    s.add_argument("pgbench", nargs=argparse.REMAINDER)
+    s.set_defaults(fn=cmd_pass_params)
     s = sub.add_parser("report")
     s.add_argument("--results", required=True)
     s.add_argument("--meta", required=True)

@@ -12,17 +12,32 @@
  * then the body), written as is, in one write as incidentd writes its
  * responses (src/fcgi_out.c): no database, no JSON, no routing.
  *
+ * With --database it is the pass-through responder of the benchmark's
+ * chain ceiling P instead: each worker holds one PostgreSQL connection
+ * (libpq, like incidentd's workers, under SCHED_BATCH like them), prepares
+ * the endpoint's statement once and, per request, executes it with the next
+ * of the parameter sets (a file of lines, values separated by tabs, \N for
+ * NULL: the database ceiling's statement and values, cycled as pgbench
+ * cycles its scripts) and answers the captured response's CGI headers
+ * followed by the statement's one value as the body. That is the whole
+ * chain a request of incidentd's passes through (nginx, a FastCGI worker, a
+ * round trip to PostgreSQL) without incidentd's own code: no routing, no
+ * authentication, no JSON, no log line.
+ *
  * usage: fcgi_static --listen SOCKET --workers N --response FILE
  *                    [--pid-file FILE]
+ *                    [--database CONNINFO --statement SQL --params FILE]
  * SIGTERM/SIGINT to the master stop it and its workers; the socket is
  * removed at exit. Built by tests/bench/run.sh with
- *   gcc -O2 $(pkg-config --cflags fcgi) -Isrc fcgi_static.c src/fcgi_out.c \
- *       $(pkg-config --libs fcgi)
+ *   gcc -O2 $(pkg-config --cflags fcgi libpq) -Isrc fcgi_static.c \
+ *       src/fcgi_out.c $(pkg-config --libs fcgi libpq)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
+#include <libpq-fe.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +52,16 @@
 #include "fcgi_tuning.h"
 
 #define MAX_WORKERS 64
+#define MAX_PARAMS 8
+
+/* The pass-through mode's statement and parameter sets (see the top). */
+struct passthrough {
+	const char *conninfo;
+	const char *statement;
+	const char **values; /* nsets rows of nparams values */
+	int nsets;
+	int nparams;
+};
 
 static volatile sig_atomic_t quit;
 
@@ -75,10 +100,94 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* Splits a line at its tabs, in place, into at most MAX_PARAMS values;
+ * "\N" is NULL. Returns the number of values. */
+static int split_values(char *line, const char **values)
+{
+	int n = 0;
+	for (char *v = line; v != NULL && n < MAX_PARAMS; n++) {
+		char *tab = strchr(v, '\t');
+		if (tab != NULL)
+			*tab++ = '\0';
+		values[n] = strcmp(v, "\\N") == 0 ? NULL : v;
+		v = tab;
+	}
+	return n;
+}
+
+/* Reads the parameter sets: every line must have as many values as the
+ * first. The text stays allocated for the life of the process. */
+static void read_params(const char *path, struct passthrough *pt)
+{
+	size_t len, cap = 0;
+	char *text = slurp(path, &len);
+	text[len] = '\0';
+	for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		const char *row[MAX_PARAMS];
+		int n = split_values(line, row);
+		if (pt->nsets == 0)
+			pt->nparams = n;
+		if (n != pt->nparams) {
+			fprintf(stderr, "fcgi_static: %s: %d values in a line, %d in the first\n",
+				path, n, pt->nparams);
+			exit(1);
+		}
+		if ((size_t)pt->nsets == cap) {
+			cap = cap ? cap * 2 : 64;
+			pt->values = realloc(pt->values, cap * MAX_PARAMS * sizeof *pt->values);
+			if (pt->values == NULL)
+				die("realloc");
+		}
+		memcpy(pt->values + (size_t)pt->nsets++ * MAX_PARAMS, row, sizeof row);
+	}
+	if (pt->nsets == 0) {
+		fprintf(stderr, "fcgi_static: %s has no parameter sets\n", path);
+		exit(1);
+	}
+}
+
+/* The worker's database connection with the statement prepared. */
+static PGconn *passthrough_connect(const struct passthrough *pt)
+{
+	PGconn *conn = PQconnectdb(pt->conninfo);
+	PGresult *r = NULL;
+	if (PQstatus(conn) == CONNECTION_OK)
+		r = PQprepare(conn, "pass", pt->statement, pt->nparams, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "fcgi_static: %s", PQerrorMessage(conn));
+		exit(1);
+	}
+	PQclear(r);
+	return conn;
+}
+
+/* Answers one request in pass-through mode: the headers of the captured
+ * response, then the statement's value. -1 when the statement fails. */
+static int passthrough_respond(FCGX_Request *fr, PGconn *conn, const struct passthrough *pt,
+			       const char *const *values, const char *head, size_t head_len)
+{
+	PGresult *r = PQexecPrepared(conn, "pass", pt->nparams, values, NULL, NULL, 0);
+	int rc = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		struct incd_fcgi_part parts[] = {{head, head_len},
+						 {PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)}};
+		incd_fcgi_respond(fr, parts, 2);
+		rc = 0;
+	} else {
+		fprintf(stderr, "fcgi_static: %s", PQerrorMessage(conn));
+	}
+	PQclear(r);
+	return rc;
+}
+
 /* The worker loop of src/worker.c, minus everything that is incidentd's
  * own work: copy the variables incidentd copies, drain stdin, answer. */
-static int worker(int listen_fd, const char *resp, size_t resp_len)
+static int worker(int listen_fd, const char *resp, size_t resp_len,
+		  const struct passthrough *pt)
 {
+	PGconn *conn = NULL;
+	size_t head_len = resp_len;
+	unsigned next = (unsigned)getpid();
 	FCGX_Request fr;
 	struct sigaction sa = {0};
 	sigset_t block, wait_mask;
@@ -104,6 +213,13 @@ static int worker(int listen_fd, const char *resp, size_t resp_len)
 
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0)
 		return 1;
+	if (pt->conninfo != NULL) {
+		struct sched_param none = {0};
+		sched_setscheduler(0, SCHED_BATCH, &none);
+		conn = passthrough_connect(pt);
+		const char *end = strstr(resp, "\r\n\r\n");
+		head_len = end != NULL ? (size_t)(end + 4 - resp) : resp_len;
+	}
 	/* incidentd's wait: incd_fcgi_listen_waiter, ppoll on a kept
 	 * connection. */
 	int ep = incd_fcgi_listen_waiter(listen_fd);
@@ -141,8 +257,14 @@ static int worker(int listen_fd, const char *resp, size_t resp_len)
 		}
 		while (FCGX_GetStr(sink, sizeof sink, fr.in) > 0)
 			;
-		struct incd_fcgi_part part = {resp, resp_len};
-		incd_fcgi_respond(&fr, &part, 1);
+		if (conn != NULL) {
+			const char *const *values = pt->values + next++ % pt->nsets * MAX_PARAMS;
+			if (passthrough_respond(&fr, conn, pt, values, resp, head_len) != 0)
+				break;
+		} else {
+			struct incd_fcgi_part part = {resp, resp_len};
+			incd_fcgi_respond(&fr, &part, 1);
+		}
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
@@ -152,7 +274,8 @@ static int worker(int listen_fd, const char *resp, size_t resp_len)
 
 int main(int argc, char **argv)
 {
-	const char *listen_path = NULL, *response = NULL, *pid_file = NULL;
+	const char *listen_path = NULL, *response = NULL, *pid_file = NULL, *params = NULL;
+	struct passthrough pt = {0};
 	int nworkers = 0;
 	pid_t pids[MAX_WORKERS] = {0};
 
@@ -165,16 +288,27 @@ int main(int argc, char **argv)
 			response = argv[i + 1];
 		else if (strcmp(argv[i], "--pid-file") == 0)
 			pid_file = argv[i + 1];
+		else if (strcmp(argv[i], "--database") == 0)
+			pt.conninfo = argv[i + 1];
+		else if (strcmp(argv[i], "--statement") == 0)
+			pt.statement = argv[i + 1];
+		else if (strcmp(argv[i], "--params") == 0)
+			params = argv[i + 1];
 	}
-	if (listen_path == NULL || response == NULL || nworkers < 1 || nworkers > MAX_WORKERS) {
+	if (listen_path == NULL || response == NULL || nworkers < 1 || nworkers > MAX_WORKERS ||
+	    (pt.conninfo != NULL && (pt.statement == NULL || params == NULL))) {
 		fprintf(stderr,
 			"usage: fcgi_static --listen SOCKET --workers N (1..%d) "
-			"--response FILE [--pid-file FILE]\n",
+			"--response FILE [--pid-file FILE] "
+			"[--database CONNINFO --statement SQL --params FILE]\n",
 			MAX_WORKERS);
 		return 2;
 	}
 	size_t resp_len;
 	char *resp = slurp(response, &resp_len);
+	resp[resp_len] = '\0';
+	if (pt.conninfo != NULL)
+		read_params(params, &pt);
 
 	/* The same libfcgi settings as incidentd's master. */
 	incd_fcgi_tune();
@@ -215,7 +349,7 @@ int main(int argc, char **argv)
 			die("fork");
 		if (pid == 0) {
 			sigprocmask(SIG_SETMASK, &wait_mask, NULL);
-			_exit(worker(fd, resp, resp_len));
+			_exit(worker(fd, resp, resp_len, &pt));
 		}
 		pids[i] = pid;
 	}

@@ -170,14 +170,18 @@ salt="$(date +%s)$$"
 
 # ------------------------------------------------------------------ cleanup
 
-resp_pidfile=""
-static_nginx=""
 stack=""
 
+# The two fcgi_static instances, each behind its own nginx: "static" for
+# the HTTP ceiling H, "pass" (pass-through mode) for the chain ceiling P.
+# Files: $work/NAME.sock, $work/NAME.pid, $work/NAME-nginx/.
+RESPONDERS=(static pass)
+declare -A RESP_PORT
+
+# responder_stop NAME
 responder_stop() {
     local pid
-    [ -n "$resp_pidfile" ] || return 0
-    pid=$(pidfile_pid "$resp_pidfile" fcgi_static) || return 0
+    pid=$(pidfile_pid "$work/$1.pid" fcgi_static) || return 0
     kill -TERM "$pid" 2>/dev/null
     wait_gone "$pid" 5 || kill -KILL -- "-$pid" 2>/dev/null || true
 }
@@ -186,8 +190,10 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
     if [ -n "$work" ] && [ -d "$work" ]; then
-        responder_stop || true
-        [ -z "$static_nginx" ] || nginx_stop "$static_nginx" || true
+        for name in "${RESPONDERS[@]}"; do
+            responder_stop "$name" || true
+            nginx_stop "$work/$name-nginx" || true
+        done
         [ -z "$stack" ] || stack_stop "$stack" || true
         if [ "${KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then
             say "kept $work (logs, results)"
@@ -227,29 +233,33 @@ incidentd_up() {
     wait_for_url "$STACK_URL/healthz" 30
 }
 
-# static_up RESPONSE_FILE: fcgi_static with the same worker count and
-# keepalive as incidentd, behind its own nginx from the same template.
-static_up() {
-    local i pid
-    nginx_stop "$static_nginx"
-    responder_stop
-    rm -f "$resp_pidfile"
-    pid=$(setsid "$RESPONDER" --listen "$static_sock" --workers "$workers" --response "$1" \
-        --pid-file "$resp_pidfile" </dev/null >>"$work/log/fcgi_static.log" 2>&1 &
+# responder_up NAME ARG...: fcgi_static NAME with these arguments and the
+# same worker count and keepalive as incidentd, behind its own nginx from
+# the same template on port RESP_PORT[NAME].
+responder_up() {
+    local name=$1 i pid
+    shift
+    responder_down "$name"
+    rm -f "$work/$name.pid"
+    pid=$(setsid "$RESPONDER" --listen "$work/$name.sock" --workers "$workers" "$@" \
+        --pid-file "$work/$name.pid" </dev/null >>"$work/log/fcgi_$name.log" 2>&1 &
         echo $!)
     for ((i = 0; i < 100; i++)); do
-        [ -S "$static_sock" ] && pidfile_pid "$resp_pidfile" fcgi_static >/dev/null && break
+        [ -S "$work/$name.sock" ] && pidfile_pid "$work/$name.pid" fcgi_static >/dev/null && break
         pid_alive "$pid" || break
         sleep 0.1
     done
-    pidfile_pid "$resp_pidfile" fcgi_static >/dev/null || fail "fcgi_static did not start (log: $work/log/fcgi_static.log)" || return 1
-    nginx_render_ka "$static_nginx" "127.0.0.1:$static_port" "$static_sock" "$keepalive" || return 1
-    nginx_start "$static_nginx"
+    pidfile_pid "$work/$name.pid" fcgi_static >/dev/null ||
+        fail "fcgi_static $name did not start (log: $work/log/fcgi_$name.log)" || return 1
+    nginx_render_ka "$work/$name-nginx" "127.0.0.1:${RESP_PORT[$name]}" "$work/$name.sock" "$keepalive" ||
+        return 1
+    nginx_start "$work/$name-nginx"
 }
 
-static_down() {
-    nginx_stop "$static_nginx"
-    responder_stop
+# responder_down NAME
+responder_down() {
+    nginx_stop "$work/$1-nginx"
+    responder_stop "$1"
 }
 
 # groups_incidentd / groups_static: the process trees whose CPU time a run
@@ -258,9 +268,10 @@ groups_incidentd() {
     printf '%s\n' "incidentd=$(head -n 1 "$STACK_PIDFILE")" \
         "nginx=$(head -n 1 "$STACK_NGINX/nginx.pid")" "postgres=$(postmaster_pid)"
 }
-groups_static() {
-    printf '%s\n' "responder=$(head -n 1 "$resp_pidfile")" \
-        "nginx=$(head -n 1 "$static_nginx/nginx.pid")" "postgres=$(postmaster_pid)"
+# groups_responder NAME
+groups_responder() {
+    printf '%s\n' "responder=$(head -n 1 "$work/$1.pid")" \
+        "nginx=$(head -n 1 "$work/$1-nginx/nginx.pid")" "postgres=$(postmaster_pid)"
 }
 
 # wrk_run OUT LABEL URL CONNS SECONDS SCENARIO [GROUP...]: one wrk run of a
@@ -374,25 +385,23 @@ command -v wrk >/dev/null || fail "wrk not found (package wrk)" || exit 1
 step "build (build/bench) and the FastCGI responder"
 build bench
 # shellcheck disable=SC2046 # pkg-config prints several words
-gcc -std=c11 -O2 -Wall -Wextra -Werror $(pkg-config --cflags fcgi) \
+gcc -std=c11 -O2 -Wall -Wextra -Werror $(pkg-config --cflags fcgi libpq) \
     -I"$INCD_ROOT/src" -o "$RESPONDER" "$BENCH_SRC/fcgi_static.c" "$INCD_ROOT/src/fcgi_out.c" \
-    $(pkg-config --libs fcgi)
+    $(pkg-config --libs fcgi libpq)
 
 work=$(mktemp -d /tmp/incidentd-bench.XXXXXX)
 chmod 755 "$work"
-mkdir -p "$work/log" "$work/results/checks" "$work/in" "$work/pgb" "$work/static-nginx"
+mkdir -p "$work/log" "$work/results/checks" "$work/in" "$work/pgb" "$work/static-nginx" "$work/pass-nginx"
 R="$work/results"
 IN="$work/in"
 PGB="$work/pgb"
 stack="$work/stack"
 mkdir -p "$stack"
-static_nginx="$work/static-nginx"
-static_sock="$work/static.sock"
-resp_pidfile="$work/fcgi_static.pid"
 
 pg_port=$(free_port)
 http_port=$(free_port "$pg_port")
-static_port=$(free_port "$pg_port" "$http_port")
+RESP_PORT[static]=$(free_port "$pg_port" "$http_port")
+RESP_PORT[pass]=$(free_port "$pg_port" "$http_port" "${RESP_PORT[static]}")
 
 step "PostgreSQL cluster on 127.0.0.1:$pg_port"
 stack_paths "$stack"
@@ -557,52 +566,74 @@ round_order() {
     fi
 }
 
-# measure_point LVL S: rounds of incidentd, H and D runs of one endpoint at
-# one concurrency, interleaved (odd rounds in that order, even rounds in
-# reverse) so that a slow spell of a shared machine falls on all three
-# alike; bench.py merge adds the rounds up into $s.{incidentd,http,db}.json.
+# pass_inputs S: the pass-through responder's statement and parameter sets
+# for scenario S, from its pgbench arguments (bench.py pass-params); false
+# for a scenario whose D is more than one statement (create).
+pass_inputs() {
+    [ "$1" != create ] || return 1
+    [ -f "$IN/$1.pass.sql" ] && return 0
+    RUN_TAG=pass-inputs
+    scenario "$1"
+    "${BENCHPY[@]}" pass-params --sql-out "$IN/$1.pass.sql" --params-out "$IN/$1.pass.params" \
+        -- "${SCEN_PGB[@]}"
+}
+
+# wrk_kind K OUT LABEL LVL SECONDS S: wrk_run of scenario S against
+# incidentd, H (http) or P (pass), with that contender's process groups.
+wrk_kind() {
+    local k=$1 out=$2 label=$3 lvl=$4 secs=$5 s=$6
+    case $k in
+    incidentd) wrk_run "$out" "$label" "$STACK_URL" "$lvl" "$secs" "$s" "${GI[@]}" ;;
+    http) wrk_run "$out" "$label" "http://127.0.0.1:${RESP_PORT[static]}" "$lvl" "$secs" "$s" "${GS[@]}" ;;
+    pass) wrk_run "$out" "$label" "http://127.0.0.1:${RESP_PORT[pass]}" "$lvl" "$secs" "$s" "${GP[@]}" ;;
+    esac
+}
+
+# measure_point LVL S: rounds of incidentd, H, D and P runs of one endpoint
+# at one concurrency, interleaved (odd rounds in that order, even rounds in
+# reverse) so that a slow spell of a shared machine falls on all of them
+# alike; bench.py merge adds the rounds up into $s.{incidentd,http,db,pass}.json.
 measure_point() {
-    local lvl=$1 s=$2 r k dbw_needed=0
+    local lvl=$1 s=$2 r k dbw_needed=0 kinds=(incidentd http db)
     # D at the worker count runs in this point's own rounds, even where the
     # worker count's point measured it already: a copy from minutes earlier
     # misses the slow spell that this point's incidentd and H runs share
     # (one --million run had show at 16 connections 0.61 × C that way, its
     # incidentd and H 30 % slower than at 4 connections, its D not).
     [ "$lvl" -le "$workers" ] || dbw_needed=1
-    step "$s at $lvl connections: $rounds rounds of incidentd, HTTP ceiling (fcgi_static), database ceiling (pgbench -c $lvl)"
-    static_up "$IN/$s.cgi"
+    step "$s at $lvl connections: $rounds rounds of incidentd, HTTP ceiling (fcgi_static), database ceiling (pgbench -c $lvl), chain ceiling (fcgi_static pass-through)"
+    responder_up static --response "$IN/$s.cgi"
     mapfile -t GI < <(groups_incidentd)
-    mapfile -t GS < <(groups_static)
-    RUN_TAG="c$lvl-$s-warmup"
-    scenario "$s"
-    wrk_run "$work/warm.json" warm "$STACK_URL" "$lvl" "$warmup" "$s" "${GI[@]}" || true
-    RUN_TAG="c$lvl-$s-http-warm"
-    scenario "$s"
-    wrk_run "$work/warm.json" warm "http://127.0.0.1:$static_port" "$lvl" "$warmup" "$s" "${GS[@]}" || true
+    mapfile -t GS < <(groups_responder static)
+    if pass_inputs "$s"; then
+        responder_up pass --response "$IN/$s.cgi" --database "$DBURL" \
+            --statement "$(cat "$IN/$s.pass.sql")" --params "$IN/$s.pass.params"
+        mapfile -t GP < <(groups_responder pass)
+        kinds+=(pass)
+    fi
+    for k in "${kinds[@]}"; do
+        [ "$k" != db ] || continue
+        RUN_TAG="c$lvl-$s-$k-warm"
+        scenario "$s"
+        wrk_kind "$k" "$work/warm.json" warm "$lvl" "$warmup" "$s" || true
+    done
     for ((r = 1; r <= rounds; r++)); do
-        for k in $(round_order "$r" incidentd http db); do
+        for k in $(round_order "$r" "${kinds[@]}"); do
             RUN_TAG="c$lvl-$s-$k-r$r"
             scenario "$s"
-            case $k in
-            incidentd)
-                wrk_run "$R/c$lvl/$s.incidentd.r$r.json" "$s incidentd c$lvl round $r" "$STACK_URL" \
-                    "$lvl" "$duration" "$s" "${GI[@]}"
-                [ "$s" != create ] || check_creates "$R/c$lvl/$s.incidentd.r$r.json" "wrk-$salt-$RUN_TAG" "$lvl"
-                ;;
-            http)
-                wrk_run "$R/c$lvl/$s.http.r$r.json" "$s http c$lvl round $r" \
-                    "http://127.0.0.1:$static_port" "$lvl" "$duration" "$s" "${GS[@]}"
-                ;;
-            db)
+            if [ "$k" = db ]; then
                 pgbench_run "$R/c$lvl/$s.db.r$r.json" "$s db c$lvl round $r" "$lvl" "$duration"
                 [ "$dbw_needed" = 0 ] ||
                     pgbench_run "$R/c$lvl/$s.db_w.r$r.json" "$s db c$workers round $r" "$workers" "$duration"
-                ;;
-            esac
+                continue
+            fi
+            wrk_kind "$k" "$R/c$lvl/$s.$k.r$r.json" "$s $k c$lvl round $r" "$lvl" "$duration" "$s"
+            [ "$k$s" != incidentdcreate ] || check_creates "$R/c$lvl/$s.incidentd.r$r.json" "wrk-$salt-$RUN_TAG" "$lvl"
         done
     done
-    static_down
-    for k in incidentd http db; do
+    responder_down static
+    responder_down pass
+    for k in "${kinds[@]}"; do
         "${BENCHPY[@]}" merge --out "$R/c$lvl/$s.$k.json" "$R/c$lvl/$s.$k".r*.json
     done
     if [ "$dbw_needed" = 1 ]; then
@@ -844,8 +875,10 @@ fi
 step "access logs and the report"
 # Stopping nginx flushes its buffered access log.
 nginx_stop "$STACK_NGINX"
-nginx_stop "$static_nginx"
-cat "$STACK_NGINX/logs/access.log" "$static_nginx/logs/access.log" 2>/dev/null |
+nginx_stop "$work/static-nginx"
+nginx_stop "$work/pass-nginx"
+cat "$STACK_NGINX/logs/access.log" "$work/static-nginx/logs/access.log" \
+    "$work/pass-nginx/logs/access.log" 2>/dev/null |
     "$INCD_PYTHON" -c '
 import collections, json, re, sys
 c = collections.Counter()
