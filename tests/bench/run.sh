@@ -430,6 +430,10 @@ else
 fi
 CTL="$BUILD/src/incidentctl"
 DATABASE_URL=$DBURL "$CTL" migrate >/dev/null
+# Every session, pgbench's (D) and the pass-through responder's (P) too,
+# renders permalinks as incidentd's workers do (they set this per
+# connection), so that D and P build the very bytes incidentd sends.
+q -c "alter database incidentd set incidentd.public_url = '$STACK_URL'"
 q -f "$BENCH_SRC/sql/helpers.sql"
 
 # new_org NAME N: an organisation with the demo configuration and more,
