@@ -169,8 +169,8 @@ static int passthrough_respond(FCGX_Request *fr, PGconn *conn, const struct pass
 	PGresult *r = PQexecPrepared(conn, "pass", pt->nparams, values, NULL, NULL, 0);
 	int rc = -1;
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-		struct incd_fcgi_part parts[] = {{head, head_len},
-						 {PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)}};
+		struct incd_fcgi_part parts[] = {
+		    {head, head_len}, {PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)}};
 		incd_fcgi_respond(fr, parts, 2);
 		rc = 0;
 	} else {
@@ -182,12 +182,12 @@ static int passthrough_respond(FCGX_Request *fr, PGconn *conn, const struct pass
 
 /* The worker loop of src/worker.c, minus everything that is incidentd's
  * own work: copy the variables incidentd copies, drain stdin, answer. */
-static int worker(int listen_fd, const char *resp, size_t resp_len,
-		  const struct passthrough *pt)
+static int worker(int listen_fd, const char *resp, size_t resp_len, const struct passthrough *pt)
 {
 	PGconn *conn = NULL;
 	size_t head_len = resp_len;
 	unsigned next = (unsigned)getpid();
+	int failed = 0;
 	FCGX_Request fr;
 	struct sigaction sa = {0};
 	sigset_t block, wait_mask;
@@ -259,8 +259,10 @@ static int worker(int listen_fd, const char *resp, size_t resp_len,
 			;
 		if (conn != NULL) {
 			const char *const *values = pt->values + next++ % pt->nsets * MAX_PARAMS;
-			if (passthrough_respond(&fr, conn, pt, values, resp, head_len) != 0)
+			if (passthrough_respond(&fr, conn, pt, values, resp, head_len) != 0) {
+				failed = 1;
 				break;
+			}
 		} else {
 			struct incd_fcgi_part part = {resp, resp_len};
 			incd_fcgi_respond(&fr, &part, 1);
@@ -269,7 +271,8 @@ static int worker(int listen_fd, const char *resp, size_t resp_len,
 	}
 	FCGX_Free(&fr, 1);
 	close(ep);
-	return 0;
+	PQfinish(conn);
+	return failed;
 }
 
 int main(int argc, char **argv)
