@@ -743,6 +743,19 @@ def cmd_report(a):
                             f"{fratio(ir / c if ir and c else None)} × C{chain}"))
         w("")
 
+    # ------------------------------------------------------ own code vs P
+    # The parenthesis of the ÷C target, measured directly: against P the
+    # chain's own losses cancel out and only incidentd's code is left.
+    for lvl in levels:
+        own = [(rps(pt["i"]) / rps(pt["p"]), s) for s in TARGET_SCENS
+               for pt in [point_runs(rdir, lvl, s)] if rps(pt["i"]) and rps(pt["p"])]
+        if own:
+            worst, ws = min(own)
+            targets.append((f"incidentd's own code costs at most a fifth: ≥ 0.8 × P, the chain "
+                            f"without it, at {lvl} connections", worst >= 0.8,
+                            f"lowest {worst:.2f} × P ({ws}); "
+                            + ", ".join(f"{x} {r:.2f}" for r, x in own)))
+
     # ----------------------------------------------------------- replay
     if levels:
         lvl = levels[0]
