@@ -683,7 +683,7 @@ def cmd_report(a):
     w(f"| data | organisation with {fnum(meta.get('incidents'))} incidents "
       f"({fnum(meta.get('assignments'))} role assignments, {fnum(meta.get('cf_values'))} custom field values), "
       f"{meta.get('config_desc', '')}; bulk load took {fnum(meta.get('load_s'), 1)} s |")
-    w(f"| runs | {meta.get('rounds', 1)} rounds of {meta.get('duration')} s per run and point, incidentd, H and D "
+    w(f"| runs | {meta.get('rounds', 1)} rounds of {meta.get('duration')} s per run and point, incidentd, H, D and P "
       f"interleaved (wrk -t{meta.get('wrk_threads', 2)}, pgbench -j 2 -M prepared), "
       f"concurrency {', '.join(str(c) for c in levels)}; total benchmark time {fnum(meta.get('total_s'))} s |")
     w("")
@@ -702,9 +702,9 @@ def cmd_report(a):
       "the endpoint's exact statement with the same parameters (at the same client count; "
       "where that exceeds the worker count, also at the worker count, and the better is used). "
       "**C** = 1 / (1/H + 1/D): what the stack would do if incidentd's own code cost nothing. "
-      "Each point is measured in rounds: a round runs incidentd, H and D once each, for the "
-      "same time, in alternating order (I H D, then D H I, ...), so that a slow spell of a "
-      "shared machine weighs on all three alike; req/s is the mean over the rounds, p50 the "
+      "Each point is measured in rounds: a round runs incidentd, H, D and P (below) once each, "
+      "for the same time, in alternating order (I H D P, then P D H I, ...), so that a slow "
+      "spell of a shared machine weighs on all of them alike; req/s is the mean over the rounds, p50 the "
       "median round's, p99 the worst round's. *÷C by round*: the lowest and highest ratio of "
       "a single round, a measure of the noise. "
       "Latencies in ms. *noise*: the largest share of the machine's CPU used by processes "
