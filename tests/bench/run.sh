@@ -38,7 +38,8 @@
 #   3. per concurrency level and endpoint: wrk through nginx to incidentd;
 #      the same wrk script through the same nginx config to fcgi_static
 #      replaying the endpoint's captured response (H); pgbench running the
-#      endpoint's statement (D); CPU per request of every process group
+#      endpoint's statement (D); fcgi_static passing each request to that
+#      statement (P, not for create); CPU per request of every process group
 #   4. worker RSS before/after 100 000 requests; totals against count(*);
 #      with a second organisation, the same endpoints at both sizes;
 #      a sweep of --workers 1, 2, 4, 8 x upstream keepalive
@@ -262,7 +263,7 @@ responder_down() {
     responder_stop "$1"
 }
 
-# groups_incidentd / groups_static: the process trees whose CPU time a run
+# groups_incidentd / groups_responder: the process trees whose CPU time a run
 # accounts (name=pid of the tree's root).
 groups_incidentd() {
     printf '%s\n' "incidentd=$(head -n 1 "$STACK_PIDFILE")" \
@@ -579,7 +580,7 @@ pass_inputs() {
     RUN_TAG=pass-inputs
     scenario "$1"
     "${BENCHPY[@]}" pass-params --sql-out "$IN/$1.pass.sql" --params-out "$IN/$1.pass.params" \
-        -- "${SCEN_PGB[@]}"
+        -- "${SCEN_PGB[@]}" || { fail "no pass-through inputs for $1"; exit 1; }
 }
 
 # wrk_kind K OUT LABEL LVL SECONDS S: wrk_run of scenario S against
@@ -598,14 +599,14 @@ wrk_kind() {
 # reverse) so that a slow spell of a shared machine falls on all of them
 # alike; bench.py merge adds the rounds up into $s.{incidentd,http,db,pass}.json.
 measure_point() {
-    local lvl=$1 s=$2 r k dbw_needed=0 kinds=(incidentd http db)
+    local lvl=$1 s=$2 r k dbw_needed=0 kinds=(incidentd http db) what
     # D at the worker count runs in this point's own rounds, even where the
     # worker count's point measured it already: a copy from minutes earlier
     # misses the slow spell that this point's incidentd and H runs share
     # (one --million run had show at 16 connections 0.61 × C that way, its
     # incidentd and H 30 % slower than at 4 connections, its D not).
     [ "$lvl" -le "$workers" ] || dbw_needed=1
-    step "$s at $lvl connections: $rounds rounds of incidentd, HTTP ceiling (fcgi_static), database ceiling (pgbench -c $lvl), chain ceiling (fcgi_static pass-through)"
+    what="incidentd, HTTP ceiling (fcgi_static), database ceiling (pgbench -c $lvl)"
     responder_up static --response "$IN/$s.cgi"
     mapfile -t GI < <(groups_incidentd)
     mapfile -t GS < <(groups_responder static)
@@ -614,7 +615,9 @@ measure_point() {
             --statement "$(cat "$IN/$s.pass.sql")" --params "$IN/$s.pass.params"
         mapfile -t GP < <(groups_responder pass)
         kinds+=(pass)
+        what+=", chain ceiling (fcgi_static pass-through)"
     fi
+    step "$s at $lvl connections: $rounds rounds of $what"
     for k in "${kinds[@]}"; do
         [ "$k" != db ] || continue
         RUN_TAG="c$lvl-$s-$k-warm"
