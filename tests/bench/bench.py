@@ -572,10 +572,10 @@ def rps(run):
     return run["rps"] if run and run.get("ok") else None
 
 
-def chain_table(w, rdir, levels):
+def chain_table(w, points, levels):
     """incidentd against P, the pass-through responder: the same chain of
     processes without incidentd's own code."""
-    if not any(rps(point_runs(rdir, lvl, s)["p"]) for lvl in levels for s in TARGET_SCENS):
+    if not any(rps(pt["p"]) for lvl in levels for pt in points[lvl].values()):
         return
     w("## The chain without incidentd's code: P")
     w("")
@@ -597,8 +597,7 @@ def chain_table(w, rdir, levels):
         w("| endpoint | incidentd req/s | P req/s | ÷P | ÷P by round | incidentd ÷C | P ÷C "
           "| CPU µs: incidentd / P responder | nginx | PostgreSQL |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for s in TARGET_SCENS:
-            pt = point_runs(rdir, lvl, s)
+        for s, pt in points[lvl].items():
             ir, pr, c = rps(pt["i"]), rps(pt["p"]), pt["c"]
             if not ir or not pr:
                 continue
@@ -619,16 +618,15 @@ def round_range(a, b):
     return f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else "–"
 
 
-def measured_points(rdir, lvl):
+def measured_points(points, lvl):
     """(scenario, incidentd run, H run, D run) at one concurrency level, for
     the scenarios whose incidentd run succeeded; H or D may be None."""
-    for s in TARGET_SCENS:
-        i = load(f"{rdir}/c{lvl}/{s}.incidentd.json")
-        if i and i.get("ok"):
-            yield s, i, load(f"{rdir}/c{lvl}/{s}.http.json"), load(f"{rdir}/c{lvl}/{s}.db.json")
+    for s, pt in points[lvl].items():
+        if rps(pt["i"]):
+            yield s, pt["i"], pt["h"], pt["d"]
 
 
-def switches_table(w, rdir, levels):
+def switches_table(w, points, levels):
     """Context switches per request: how often each process slept (voluntary)
     or was preempted (involuntary) for one request, in each kind of run."""
     w("### Context switches per request")
@@ -645,7 +643,7 @@ def switches_table(w, rdir, levels):
         w("| endpoint | incidentd | nginx | PostgreSQL | wrk | H: responder | H: nginx | H: wrk "
           "| D: PostgreSQL | D: pgbench |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for s, i, h, d in measured_points(rdir, lvl):
+        for s, i, h, d in measured_points(points, lvl):
             w(f"| {s} | {fswitch(i, 'incidentd')} | {fswitch(i, 'nginx')} | {fswitch(i, 'postgres')} "
               f"| {fswitch(i, 'client')} | {fswitch(h, 'responder')} | {fswitch(h, 'nginx')} "
               f"| {fswitch(h, 'client')} | {fswitch(d, 'postgres')} | {fswitch(d, 'client')} |")
@@ -658,6 +656,8 @@ def cmd_report(a):
     lines = []
     w = lines.append
     levels = meta.get("levels", [])
+    # Every table and target reads the same runs: loaded once.
+    points = {lvl: {s: point_runs(rdir, lvl, s) for s in TARGET_SCENS} for lvl in levels}
     workers = meta.get("workers")
 
     w("# incidentd benchmarks")
@@ -717,8 +717,7 @@ def cmd_report(a):
         w("")
         w("| endpoint | incidentd req/s | p50 | p99 | H req/s | H p50 | D tps | D p50 | C | ÷C | ÷C by round | ÷H | ÷D | errors | noise |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for s in TARGET_SCENS:
-            pt = point_runs(rdir, lvl, s)
+        for s, pt in points[lvl].items():
             i, h, d, dw, dd, c = (pt[k] for k in ("i", "h", "d", "dw", "dd", "c"))
             if i is None:
                 continue
@@ -747,8 +746,8 @@ def cmd_report(a):
     # The parenthesis of the ÷C target, measured directly: against P the
     # chain's own losses cancel out and only incidentd's code is left.
     for lvl in levels:
-        own = [(rps(pt["i"]) / rps(pt["p"]), s) for s in TARGET_SCENS
-               for pt in [point_runs(rdir, lvl, s)] if rps(pt["i"]) and rps(pt["p"])]
+        own = [(rps(pt["i"]) / rps(pt["p"]), s) for s, pt in points[lvl].items()
+               if rps(pt["i"]) and rps(pt["p"])]
         if own:
             worst, ws = min(own)
             targets.append((f"incidentd's own code costs at most a fifth: ≥ 0.8 × P, the chain "
@@ -772,7 +771,7 @@ def cmd_report(a):
                             f"incidentd {fnum(ru.get('incidentd'))} vs {fnum(su.get('incidentd'))}, "
                             f"PostgreSQL {fnum(ru.get('postgres'))} vs {fnum(su.get('postgres'))}"))
 
-    chain_table(w, rdir, levels)
+    chain_table(w, points, levels)
 
     # --------------------------------------------------------------- CPU
     w("## Where the time goes: CPU per request (µs)")
@@ -788,7 +787,7 @@ def cmd_report(a):
         w("")
         w("| endpoint | incidentd | nginx | PostgreSQL | wrk | total | other | H: responder | H: nginx | D: PostgreSQL | D: pgbench | cores busy (incidentd run) |")
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for s, i, h, d in measured_points(rdir, lvl):
+        for s, i, h, d in measured_points(points, lvl):
             u = i["cpu"]["us_per_request"]
             hu = h["cpu"]["us_per_request"] if h and h.get("ok") else {}
             du = d["cpu"]["us_per_request"] if d and d.get("ok") else {}
@@ -799,7 +798,7 @@ def cmd_report(a):
               f"| {fnum(du.get('postgres'))} | {fnum(du.get('client'))} "
               f"| {fratio(i['cpu'].get('cores_busy'))} |")
         w("")
-    switches_table(w, rdir, levels)
+    switches_table(w, points, levels)
 
     # --------------------------------------------------------------- RSS
     rss = load(f"{rdir}/rss.json")

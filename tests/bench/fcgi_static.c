@@ -16,8 +16,8 @@
  * chain ceiling P instead: each worker holds one PostgreSQL connection
  * (libpq, like incidentd's workers, under SCHED_BATCH like them), prepares
  * the endpoint's statement once and, per request, executes it with the next
- * of the parameter sets (a file of lines, values separated by tabs, \N for
- * NULL: the database ceiling's statement and values, cycled as pgbench
+ * of the parameter sets (a file of lines, values separated by tabs: the
+ * database ceiling's statement and values, cycled as pgbench
  * cycles its scripts) and answers the captured response's CGI headers
  * followed by the statement's one value as the body. That is the whole
  * chain a request of incidentd's passes through (nginx, a FastCGI worker, a
@@ -58,9 +58,10 @@
 struct passthrough {
 	const char *conninfo;
 	const char *statement;
-	const char **values; /* nsets rows of nparams values */
+	const char **values; /* nsets rows of MAX_PARAMS slots, nparams used */
 	int nsets;
 	int nparams;
+	size_t head_len; /* the captured response's CGI headers */
 };
 
 static volatile sig_atomic_t quit;
@@ -82,8 +83,8 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* Reads the whole file; returns an owned buffer (never freed: it lives as
- * long as the process). */
+/* Reads the whole file, NUL-terminated; returns an owned buffer (never
+ * freed: it lives as long as the process). */
 static char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -96,12 +97,13 @@ static char *slurp(const char *path, size_t *len)
 	*len = fread(buf, 1, (size_t)st.st_size, f);
 	if (*len != (size_t)st.st_size)
 		die(path);
+	buf[*len] = '\0';
 	fclose(f);
 	return buf;
 }
 
-/* Splits a line at its tabs, in place, into at most MAX_PARAMS values;
- * "\N" is NULL. Returns the number of values. */
+/* Splits a line at its tabs, in place, into at most MAX_PARAMS values.
+ * Returns the number of values. */
 static int split_values(char *line, const char **values)
 {
 	int n = 0;
@@ -109,7 +111,7 @@ static int split_values(char *line, const char **values)
 		char *tab = strchr(v, '\t');
 		if (tab != NULL)
 			*tab++ = '\0';
-		values[n] = strcmp(v, "\\N") == 0 ? NULL : v;
+		values[n] = v;
 		v = tab;
 	}
 	return n;
@@ -121,7 +123,6 @@ static void read_params(const char *path, struct passthrough *pt)
 {
 	size_t len, cap = 0;
 	char *text = slurp(path, &len);
-	text[len] = '\0';
 	for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
 		const char *row[MAX_PARAMS];
 		int n = split_values(line, row);
@@ -164,13 +165,13 @@ static PGconn *passthrough_connect(const struct passthrough *pt)
 /* Answers one request in pass-through mode: the headers of the captured
  * response, then the statement's value. -1 when the statement fails. */
 static int passthrough_respond(FCGX_Request *fr, PGconn *conn, const struct passthrough *pt,
-			       const char *const *values, const char *head, size_t head_len)
+			       const char *const *values, const char *head)
 {
 	PGresult *r = PQexecPrepared(conn, "pass", pt->nparams, values, NULL, NULL, 0);
 	int rc = -1;
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		struct incd_fcgi_part parts[] = {
-		    {head, head_len}, {PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)}};
+		    {head, pt->head_len}, {PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)}};
 		incd_fcgi_respond(fr, parts, 2);
 		rc = 0;
 	} else {
@@ -185,7 +186,6 @@ static int passthrough_respond(FCGX_Request *fr, PGconn *conn, const struct pass
 static int worker(int listen_fd, const char *resp, size_t resp_len, const struct passthrough *pt)
 {
 	PGconn *conn = NULL;
-	size_t head_len = resp_len;
 	unsigned next = (unsigned)getpid();
 	int failed = 0;
 	FCGX_Request fr;
@@ -217,8 +217,6 @@ static int worker(int listen_fd, const char *resp, size_t resp_len, const struct
 		struct sched_param none = {0};
 		sched_setscheduler(0, SCHED_BATCH, &none);
 		conn = passthrough_connect(pt);
-		const char *end = strstr(resp, "\r\n\r\n");
-		head_len = end != NULL ? (size_t)(end + 4 - resp) : resp_len;
 	}
 	/* incidentd's wait: incd_fcgi_listen_waiter, ppoll on a kept
 	 * connection. */
@@ -259,7 +257,7 @@ static int worker(int listen_fd, const char *resp, size_t resp_len, const struct
 			;
 		if (conn != NULL) {
 			const char *const *values = pt->values + next++ % pt->nsets * MAX_PARAMS;
-			if (passthrough_respond(&fr, conn, pt, values, resp, head_len) != 0) {
+			if (passthrough_respond(&fr, conn, pt, values, resp) != 0) {
 				failed = 1;
 				break;
 			}
@@ -309,9 +307,11 @@ int main(int argc, char **argv)
 	}
 	size_t resp_len;
 	char *resp = slurp(response, &resp_len);
-	resp[resp_len] = '\0';
-	if (pt.conninfo != NULL)
+	if (pt.conninfo != NULL) {
+		const char *end = strstr(resp, "\r\n\r\n");
+		pt.head_len = end != NULL ? (size_t)(end + 4 - resp) : resp_len;
 		read_params(params, &pt);
+	}
 
 	/* The same libfcgi settings as incidentd's master. */
 	incd_fcgi_tune();

@@ -392,7 +392,7 @@ gcc -std=c11 -O2 -Wall -Wextra -Werror $(pkg-config --cflags fcgi libpq) \
 
 work=$(mktemp -d /tmp/incidentd-bench.XXXXXX)
 chmod 755 "$work"
-mkdir -p "$work/log" "$work/results/checks" "$work/in" "$work/pgb" "$work/static-nginx" "$work/pass-nginx"
+mkdir -p "$work/log" "$work/results/checks" "$work/in" "$work/pgb"
 R="$work/results"
 IN="$work/in"
 PGB="$work/pgb"
@@ -635,7 +635,7 @@ measure_point() {
                 continue
             fi
             wrk_kind "$k" "$R/c$lvl/$s.$k.r$r.json" "$s $k c$lvl round $r" "$lvl" "$duration" "$s"
-            [ "$k$s" != incidentdcreate ] || check_creates "$R/c$lvl/$s.incidentd.r$r.json" "wrk-$salt-$RUN_TAG" "$lvl"
+            [ "$k" != incidentd ] || [ "$s" != create ] || check_creates "$R/c$lvl/$s.incidentd.r$r.json" "wrk-$salt-$RUN_TAG" "$lvl"
         done
     done
     responder_down static
@@ -882,10 +882,12 @@ fi
 step "access logs and the report"
 # Stopping nginx flushes its buffered access log.
 nginx_stop "$STACK_NGINX"
-nginx_stop "$work/static-nginx"
-nginx_stop "$work/pass-nginx"
-cat "$STACK_NGINX/logs/access.log" "$work/static-nginx/logs/access.log" \
-    "$work/pass-nginx/logs/access.log" 2>/dev/null |
+logs=("$STACK_NGINX/logs/access.log")
+for name in "${RESPONDERS[@]}"; do
+    nginx_stop "$work/$name-nginx"
+    logs+=("$work/$name-nginx/logs/access.log")
+done
+cat "${logs[@]}" 2>/dev/null |
     "$INCD_PYTHON" -c '
 import collections, json, re, sys
 c = collections.Counter()
