@@ -12,9 +12,10 @@
 
 /* What a command ended with; also the process exit status. */
 enum incd_ctl_status {
-	INCD_CTL_OK = 0,    /* done */
-	INCD_CTL_FAIL = 1,  /* database error, unknown id, conflict */
-	INCD_CTL_USAGE = 2, /* bad arguments: nothing was sent to the database */
+	INCD_CTL_OK = 0,      /* done */
+	INCD_CTL_FAIL = 1,    /* database error, unknown id, conflict */
+	INCD_CTL_USAGE = 2,   /* bad arguments: nothing was sent to the database */
+	INCD_CTL_PENDING = 3, /* migrate --status: there is something to apply */
 };
 
 /* ---- messages (ctl_db.c) ---- */
@@ -83,9 +84,24 @@ bool incd_ctl_in_list(const char *const *list, const char *s);
  * progress and leaves it that way. Output meant for scripts goes to stdout,
  * everything else to stderr. Arguments are borrowed. */
 
-/* Applies the embedded migrations that schema_migrations does not record,
- * each in its own transaction, under a session advisory lock. */
-enum incd_ctl_status incd_ctl_migrate(PGconn *conn) INCD_CTL_WUR;
+/* What incd_ctl_migrate does. */
+enum incd_ctl_migrate_mode {
+	INCD_CTL_MIGRATE_APPLY,	  /* apply what is pending */
+	INCD_CTL_MIGRATE_STATUS,  /* print applied, pending and changed files */
+	INCD_CTL_MIGRATE_DRY_RUN, /* print the SQL that APPLY would run */
+};
+
+/* Brings the database to the embedded sql/ (ctl_migrate.c): the migrations
+ * schema_migrations does not record, then, if one ran, a code file changed
+ * or reapply_code is set, every code file; all in one transaction under an
+ * advisory lock, each migration recorded with its checksum. Refuses (FAIL,
+ * nothing changed) when a recorded migration's checksum differs from its
+ * file's, when the database records a migration this incidentctl lacks, or
+ * when a pending migration sorts before an applied one. STATUS and DRY_RUN
+ * change nothing; STATUS returns OK when the database is up to date,
+ * PENDING when migrate would apply something, FAIL when it would refuse. */
+enum incd_ctl_status incd_ctl_migrate(PGconn *conn, enum incd_ctl_migrate_mode mode,
+				      bool reapply_code) INCD_CTL_WUR;
 
 /* Creates an organisation and its lead incident role; prints its id. */
 enum incd_ctl_status incd_ctl_org_create(PGconn *conn, const char *name) INCD_CTL_WUR;

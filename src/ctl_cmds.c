@@ -2,16 +2,12 @@
  * statements against the tables of sql/ (see docs/DESIGN.md, "Core
  * tables"). */
 #include "ctl.h"
-#include "migrations.h"
 #include "token.h"
 #include "ulid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* pg_advisory_lock key held while migrating: "incidntd" in ASCII. */
-#define MIGRATE_LOCK_KEY "7597118925728281700"
 
 const char *const incd_ctl_api_roles[] = {
     "viewer",
@@ -118,112 +114,6 @@ static bool role_insert(PGconn *conn, const char *org, const struct role_def *r,
 				"role_type, description, instructions, required) "
 				"VALUES ($1, $2, $3, $4, $5, $6, $7, false)",
 				7, params);
-}
-
-/* ---- migrate ---- */
-
-static bool recorded(const PGresult *res, const char *version)
-{
-	for (int i = 0; i < PQntuples(res); i++)
-		if (strcmp(PQgetvalue(res, i, 0), version) == 0)
-			return true;
-	return false;
-}
-
-static bool embedded(const char *version)
-{
-	for (size_t i = 0; i < incd_migrations_count; i++)
-		if (strcmp(incd_migrations[i].version, version) == 0)
-			return true;
-	return false;
-}
-
-/* Applies one migration and records it, in one transaction. */
-static bool apply_one(PGconn *conn, const struct incd_migration *m)
-{
-	bool ok = false;
-	const char *params[] = {m->version};
-	char what[256];
-
-	snprintf(what, sizeof what, "apply migration %s", m->version);
-	if (!incd_ctl_begin(conn))
-		goto done;
-	if (!incd_ctl_script(conn, what, m->sql))
-		goto done;
-	/* A COMMIT or ROLLBACK inside the file would have ended our
-	 * transaction and left the rest unrecorded: refuse such files. */
-	if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {
-		incd_ctl_err(
-		    "could not %s: it ended the transaction itself (COMMIT or ROLLBACK "
-		    "are not allowed in a migration; what ran before them may be committed)",
-		    what);
-		goto done;
-	}
-	if (!incd_ctl_command(conn, "record the migration",
-			      "INSERT INTO schema_migrations (version) VALUES ($1)", 1, params))
-		goto done;
-	if (!incd_ctl_commit(conn))
-		goto done;
-	ok = true;
-done:
-	incd_ctl_rollback(conn);
-	return ok;
-}
-
-enum incd_ctl_status incd_ctl_migrate(PGconn *conn)
-{
-	enum incd_ctl_status st = INCD_CTL_FAIL;
-	static const char *const lock_params[] = {MIGRATE_LOCK_KEY};
-	PGresult *lock = NULL;
-	PGresult *done_res = NULL;
-	PGresult *unlock = NULL;
-	size_t applied = 0;
-
-	/* Session-level, so it spans the per-migration transactions; a
-	 * concurrent migrate waits here and then finds nothing left to do. */
-	lock = incd_ctl_query(conn, "take the migration lock",
-			      "SELECT pg_advisory_lock($1::bigint)", 1, lock_params);
-	if (lock == NULL)
-		goto done;
-	if (!incd_ctl_command(conn, "create schema_migrations",
-			      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-			      "version text PRIMARY KEY, "
-			      "applied_at timestamptz NOT NULL DEFAULT now())",
-			      0, NULL))
-		goto done;
-	done_res =
-	    incd_ctl_query(conn, "read schema_migrations",
-			   "SELECT version FROM schema_migrations ORDER BY version", 0, NULL);
-	if (done_res == NULL)
-		goto done;
-	for (int i = 0; i < PQntuples(done_res); i++)
-		if (!embedded(PQgetvalue(done_res, i, 0)))
-			incd_ctl_err("warning: the database has migration %s, which this "
-				     "incidentctl does not know (is it older than the database?)",
-				     PQgetvalue(done_res, i, 0));
-
-	for (size_t i = 0; i < incd_migrations_count; i++) {
-		const struct incd_migration *m = &incd_migrations[i];
-		if (recorded(done_res, m->version))
-			continue;
-		if (!apply_one(conn, m))
-			goto done;
-		printf("applied %s\n", m->version);
-		fflush(stdout);
-		applied++;
-	}
-	if (applied == 0)
-		printf("nothing to apply: the database is up to date\n");
-	st = INCD_CTL_OK;
-done:
-	incd_ctl_rollback(conn);
-	if (lock != NULL)
-		unlock = incd_ctl_query(conn, "release the migration lock",
-					"SELECT pg_advisory_unlock($1::bigint)", 1, lock_params);
-	PQclear(unlock);
-	PQclear(done_res);
-	PQclear(lock);
-	return st;
 }
 
 /* ---- org create ---- */

@@ -21,6 +21,9 @@ enum opt {
 	OPT_DEFAULT,
 	OPT_CREATE_IN_TRIAGE,
 	OPT_PRIVATE_ONLY,
+	OPT_STATUS,	  /* migrate --status */
+	OPT_DRY_RUN,	  /* migrate --dry-run */
+	OPT_REAPPLY_CODE, /* migrate --reapply-code */
 };
 
 #define MAX_ROLES 64
@@ -37,6 +40,8 @@ struct args {
 	const char *create_in_triage;
 	bool is_default;
 	bool private_only;
+	enum incd_ctl_migrate_mode migrate_mode;
+	bool reapply_code;
 	const char *roles[MAX_ROLES]; /* distinct, valid */
 	size_t nroles;
 	const char *positional; /* the one operand, for commands that take it */
@@ -65,6 +70,14 @@ struct command {
 	"  -h, --help            show this help\n"
 
 static const struct option no_opts[] = {COMMON_OPTS, {NULL, 0, NULL, 0}};
+
+static const struct option migrate_opts[] = {
+    COMMON_OPTS,
+    {"status", no_argument, NULL, OPT_STATUS},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"reapply-code", no_argument, NULL, OPT_REAPPLY_CODE},
+    {NULL, 0, NULL, 0},
+};
 
 static const struct option api_key_create_opts[] = {
     COMMON_OPTS,
@@ -108,7 +121,7 @@ static const int req_api_key[] = {OPT_ORG, OPT_NAME, OPT_API_ROLE, 0};
 
 static enum incd_ctl_status run_migrate(PGconn *conn, const struct args *a)
 {
-	return incd_ctl_migrate(conn);
+	return incd_ctl_migrate(conn, a->migrate_mode, a->reapply_code);
 }
 
 static enum incd_ctl_status run_org_create(PGconn *conn, const struct args *a)
@@ -151,16 +164,26 @@ static enum incd_ctl_status run_seed_demo(PGconn *conn, const struct args *a)
 }
 
 static const struct command commands[] = {
-    {"migrate", NULL, NULL, "migrate", "apply the SQL migrations not yet applied",
-     "Applies, in order, each SQL migration compiled into incidentctl that the\n"
-     "table schema_migrations does not record yet (creating that table if it is\n"
-     "missing). Each migration runs in its own transaction together with its\n"
-     "schema_migrations row. A session advisory lock makes concurrent runs wait\n"
-     "for each other; running it again is a no-op. Prints one line per migration\n"
-     "applied.\n"
+    {"migrate", NULL, NULL, "migrate [--status | --dry-run] [--reapply-code]",
+     "bring the database schema up to date",
+     "Applies, in order, each migration compiled into incidentctl (sql/migrations/)\n"
+     "that the table schema_migrations does not record yet, then, if one ran or a\n"
+     "code file changed, re-applies every code file (sql/code/: the functions and\n"
+     "triggers). All of it runs in one transaction under an advisory lock:\n"
+     "concurrent runs wait for each other, and a failure changes nothing. Each\n"
+     "migration is recorded with the SHA-256 of its text; migrate refuses, naming\n"
+     "the file, a database whose record differs from its files, that records a\n"
+     "migration this incidentctl does not have, or that lacks a migration older\n"
+     "than one it has. Running it again on an up-to-date database changes\n"
+     "nothing. Prints one line per file applied.\n"
      "\n"
-     "Options:\n" COMMON_HELP,
-     no_opts, req_none, run_migrate},
+     "Options:\n"
+     "  --status              list applied, pending and changed migrations and code\n"
+     "                        files; change nothing. Exit status 0: up to date;\n"
+     "                        3: migrate would apply something; 1: it would refuse\n"
+     "  --dry-run             print the SQL migrate would run; change nothing\n"
+     "  --reapply-code        re-apply every code file even if none changed\n" COMMON_HELP,
+     migrate_opts, req_none, run_migrate},
     {"org", "create", "NAME", "org create NAME",
      "create an organisation and its lead role; prints its id",
      "Creates an organisation called NAME together with its lead incident role\n"
@@ -267,7 +290,7 @@ static void print_usage(FILE *f)
 	      "Run 'incidentctl COMMAND --help' for a command's options.\n"
 	      "\n"
 	      "Exit status: 0 success; 1 failure (database error, unknown id, conflict);\n"
-	      "2 bad usage (nothing was changed).\n",
+	      "2 bad usage (nothing was changed); 3 migrate --status: work pending.\n",
 	      f);
 }
 
@@ -419,6 +442,18 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 			break;
 		case OPT_PRIVATE_ONLY:
 			a->private_only = true;
+			break;
+		case OPT_STATUS:
+		case OPT_DRY_RUN:
+			if (a->migrate_mode != INCD_CTL_MIGRATE_APPLY) {
+				incd_ctl_err("--status and --dry-run exclude each other");
+				goto done;
+			}
+			a->migrate_mode =
+			    ch == OPT_STATUS ? INCD_CTL_MIGRATE_STATUS : INCD_CTL_MIGRATE_DRY_RUN;
+			break;
+		case OPT_REAPPLY_CODE:
+			a->reapply_code = true;
 			break;
 		case ':':
 			incd_ctl_err("option %s needs a value", argv[optind - 1]);

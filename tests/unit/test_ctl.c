@@ -43,17 +43,45 @@ START_TEST(in_list_is_exact)
 }
 END_TEST
 
-START_TEST(migrations_are_ordered)
+/* Both lists are sorted and complete; every file's length is its text's. */
+static void check_files(const struct incd_sql_file *files, size_t n, const char *dir, bool suffix)
 {
-	for (size_t i = 0; i < incd_migrations_count; i++) {
-		const struct incd_migration *m = &incd_migrations[i];
-		ck_assert_ptr_nonnull(m->version);
-		ck_assert_ptr_nonnull(m->sql);
-		ck_assert_ptr_null(strstr(m->version, ".sql"));
-		ck_assert_ptr_null(strchr(m->version, '/'));
+	ck_assert_uint_gt(n, 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct incd_sql_file *f = &files[i];
+		char path[256];
+		ck_assert_ptr_nonnull(f->name);
+		ck_assert_ptr_nonnull(f->sql);
+		ck_assert_uint_eq(strlen(f->sql), f->len);
+		ck_assert_ptr_null(strchr(f->name, '/'));
+		ck_assert_int_eq(strstr(f->name, ".sql") != NULL, suffix);
+		snprintf(path, sizeof path, "%s%s%s", dir, f->name, suffix ? "" : ".sql");
+		ck_assert_str_eq(f->path, path);
 		if (i > 0)
-			ck_assert_int_lt(strcmp(incd_migrations[i - 1].version, m->version), 0);
+			ck_assert_int_lt(strcmp(files[i - 1].name, f->name), 0);
 	}
+}
+
+START_TEST(sql_files_are_ordered)
+{
+	check_files(incd_migrations, incd_migrations_count, "sql/migrations/", false);
+	check_files(incd_code, incd_code_count, "sql/code/", true);
+	ck_assert_str_eq(incd_migrations[0].name, "001_schema");
+	ck_assert_str_eq(incd_code[0].name, "00_helpers.sql");
+}
+END_TEST
+
+/* Every code file is re-runnable: it creates nothing that a second run
+ * would find in its way (CREATE OR REPLACE only). */
+START_TEST(code_files_only_replace)
+{
+	static const char *const once[] = {
+	    "create function",	   "create trigger", "create view", "create table", "create index",
+	    "create unique index", "create schema",  "create type", "alter table"};
+	for (size_t i = 0; i < incd_code_count; i++)
+		for (size_t k = 0; k < sizeof once / sizeof once[0]; k++)
+			ck_assert_msg(strstr(incd_code[i].sql, once[k]) == NULL, "%s has \"%s\"",
+				      incd_code[i].path, once[k]);
 }
 END_TEST
 
@@ -85,8 +113,8 @@ static long count(const char *sql, const char *param)
 
 START_TEST(db_migrate_twice)
 {
-	ck_assert_int_eq(incd_ctl_migrate(conn), INCD_CTL_OK);
-	ck_assert_int_eq(incd_ctl_migrate(conn), INCD_CTL_OK);
+	ck_assert_int_eq(incd_ctl_migrate(conn, INCD_CTL_MIGRATE_APPLY, false), INCD_CTL_OK);
+	ck_assert_int_eq(incd_ctl_migrate(conn, INCD_CTL_MIGRATE_APPLY, false), INCD_CTL_OK);
 	ck_assert_int_eq(PQtransactionStatus(conn), PQTRANS_IDLE);
 	ck_assert_int_eq(count("SELECT count(*) FROM schema_migrations", NULL),
 			 (long)incd_migrations_count);
@@ -98,7 +126,7 @@ START_TEST(db_unknown_ids)
 	static const char *const roles[] = {"viewer"};
 	static const char *const bad_roles[] = {"viewer", "root"};
 	const char *missing = "00000000000000000000000000";
-	ck_assert_int_eq(incd_ctl_migrate(conn), INCD_CTL_OK);
+	ck_assert_int_eq(incd_ctl_migrate(conn, INCD_CTL_MIGRATE_APPLY, false), INCD_CTL_OK);
 	ck_assert_int_eq(incd_ctl_seed_demo(conn, missing), INCD_CTL_FAIL);
 	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", roles, 1), INCD_CTL_FAIL);
 	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", bad_roles, 2), INCD_CTL_USAGE);
@@ -113,7 +141,7 @@ END_TEST
 
 START_TEST(db_seed_demo_twice)
 {
-	ck_assert_int_eq(incd_ctl_migrate(conn), INCD_CTL_OK);
+	ck_assert_int_eq(incd_ctl_migrate(conn, INCD_CTL_MIGRATE_APPLY, false), INCD_CTL_OK);
 	ck_assert_int_eq(incd_ctl_org_create(conn, "test org"), INCD_CTL_OK);
 	char org[INCD_ULID_LEN + 1];
 	bool found = false;
@@ -162,7 +190,8 @@ int main(void)
 	TCase *pure = tcase_create("pure");
 	tcase_add_test(pure, api_roles_are_the_spec_names);
 	tcase_add_test(pure, in_list_is_exact);
-	tcase_add_test(pure, migrations_are_ordered);
+	tcase_add_test(pure, sql_files_are_ordered);
+	tcase_add_test(pure, code_files_only_replace);
 	suite_add_tcase(s, pure);
 
 	const char *url = getenv("INCD_TEST_DATABASE_URL");

@@ -1,8 +1,12 @@
 -- 001_schema: the core tables of incidentd.
 --
--- Applied by `incidentctl migrate` inside one transaction (so: no
--- CREATE INDEX CONCURRENTLY, no COMMIT here). schema_migrations is created
--- by the runner itself, not here.
+-- A migration: it runs once, in order, inside the one transaction of
+-- `incidentctl migrate` (so: no CREATE INDEX CONCURRENTLY, no COMMIT here),
+-- and its text never changes once released (migrate compares checksums).
+-- The functions and triggers that work on these tables are code, in
+-- sql/code/ (docs/SCHEMA.md, "Layout"); the one function here,
+-- incidentd_ulid(), is the tables' column default, so it must exist before
+-- they do.
 --
 -- Conventions (see docs/SCHEMA.md for the reader's guide):
 --   * every id is text holding a ULID (26 Crockford base32 characters),
@@ -120,40 +124,6 @@ create table api_key_roles (
 
 comment on table api_key_roles is
     'Roles granted to an API key (names from the incident.io API''s role enum). viewer: read public incidents and configuration; incident_creator: create incidents; global_access: also see private incidents; manage_settings: change configuration.';
-
--- Workers cache authenticated keys; any change to a key or its roles tells
--- them (at commit) to drop that key. The payload is the api key id.
-create function incidentd_notify_api_key_change() returns trigger
-language plpgsql
-as $$
-begin
-    if tg_table_name = 'api_keys' then
-        perform pg_notify('incidentd_api_keys', old.id);
-        if tg_op = 'UPDATE' and new.id is distinct from old.id then
-            perform pg_notify('incidentd_api_keys', new.id);
-        end if;
-    else
-        if tg_op in ('UPDATE', 'DELETE') then
-            perform pg_notify('incidentd_api_keys', old.api_key_id);
-        end if;
-        if tg_op in ('INSERT', 'UPDATE') then
-            perform pg_notify('incidentd_api_keys', new.api_key_id);
-        end if;
-    end if;
-    return null;
-end
-$$;
-
-comment on function incidentd_notify_api_key_change() is
-    'Trigger: NOTIFY incidentd_api_keys with the api key id, so workers drop the cached key.';
-
-create trigger api_keys_notify
-    after update or delete on api_keys
-    for each row execute function incidentd_notify_api_key_change();
-
-create trigger api_key_roles_notify
-    after insert or update or delete on api_key_roles
-    for each row execute function incidentd_notify_api_key_change();
 
 -- ---------------------------------------------------------------------------
 -- Users
@@ -416,96 +386,3 @@ create table incident_counts (
 
 comment on table incident_counts is
     'Number of incidents per (organisation, status, visibility), kept exact by triggers on incidents. The list endpoint sums these rows for total_record_count. If triggers were bypassed (session_replication_role = replica), run SELECT incidentd_rebuild_incident_counts().';
-
--- Statement-level triggers with transition tables: one upsert per
--- (organisation, status, visibility) touched by a statement, so a bulk load
--- of a million rows costs a handful of counter updates, not a million.
--- Every operation is a single INSERT ... ON CONFLICT DO UPDATE of signed
--- deltas in key order, so concurrent statements lock counter rows in the
--- same order and cannot deadlock on them. (That is also why incident_count
--- has no CHECK (>= 0): the proposed row of a negative delta is checked
--- before the conflict turns it into an update.)
-create function incidentd_incident_counts_apply() returns trigger
-language plpgsql
-as $$
-begin
-    if tg_op = 'INSERT' then
-        insert into incident_counts as c (organisation_id, status, visibility, incident_count)
-        select organisation_id, status, visibility, count(*)
-        from new_rows
-        group by 1, 2, 3
-        order by 1, 2, 3
-        on conflict (organisation_id, status, visibility)
-            do update set incident_count = c.incident_count + excluded.incident_count;
-    elsif tg_op = 'DELETE' then
-        insert into incident_counts as c (organisation_id, status, visibility, incident_count)
-        select organisation_id, status, visibility, -count(*)
-        from old_rows
-        group by 1, 2, 3
-        order by 1, 2, 3
-        on conflict (organisation_id, status, visibility)
-            do update set incident_count = c.incident_count + excluded.incident_count;
-    else -- UPDATE: -1 for every old row, +1 for every new row; most updates net to zero
-        insert into incident_counts as c (organisation_id, status, visibility, incident_count)
-        select organisation_id, status, visibility, sum(delta)
-        from (select organisation_id, status, visibility, -1 as delta from old_rows
-              union all
-              select organisation_id, status, visibility, 1 from new_rows) d
-        group by 1, 2, 3
-        having sum(delta) <> 0
-        order by 1, 2, 3
-        on conflict (organisation_id, status, visibility)
-            do update set incident_count = c.incident_count + excluded.incident_count;
-    end if;
-    return null;
-end
-$$;
-
-comment on function incidentd_incident_counts_apply() is
-    'Trigger: applies the net change of an INSERT/UPDATE/DELETE statement on incidents to incident_counts.';
-
-create trigger incidents_count_insert
-    after insert on incidents
-    referencing new table as new_rows
-    for each statement execute function incidentd_incident_counts_apply();
-
-create trigger incidents_count_update
-    after update on incidents
-    referencing old table as old_rows new table as new_rows
-    for each statement execute function incidentd_incident_counts_apply();
-
-create trigger incidents_count_delete
-    after delete on incidents
-    referencing old table as old_rows
-    for each statement execute function incidentd_incident_counts_apply();
-
-create function incidentd_incident_counts_truncate() returns trigger
-language plpgsql
-as $$
-begin
-    delete from incident_counts;
-    return null;
-end
-$$;
-
-create trigger incidents_count_truncate
-    after truncate on incidents
-    for each statement execute function incidentd_incident_counts_truncate();
-
--- Recomputes incident_counts from incidents (after loads that bypassed
--- triggers). Locks incident_counts so no counted insert interleaves.
-create function incidentd_rebuild_incident_counts() returns void
-language plpgsql
-as $$
-begin
-    lock table incident_counts in exclusive mode;
-    delete from incident_counts;
-    insert into incident_counts (organisation_id, status, visibility, incident_count)
-    select organisation_id, status, visibility, count(*)
-    from incidents
-    group by 1, 2, 3;
-end
-$$;
-
-comment on function incidentd_rebuild_incident_counts() is
-    'Recomputes incident_counts from incidents. Only needed after loading incidents with triggers disabled.';

@@ -1,0 +1,5 @@
+-- 004_create_by_key: released with api.incident_create_by_key, the
+-- worker's create entry that answers a known idempotency key without parsing
+-- the payload. The function is code and lives in sql/code/30_incidents.sql;
+-- this migration had nothing else and is kept, empty, so that databases
+-- that recorded it and new ones list the same migrations.

@@ -1,0 +1,5 @@
+-- 005_replay: released with api.incident_replay, the replay probe the
+-- worker calls before it parses a create body. The function is code and
+-- lives in sql/code/30_incidents.sql; this migration had nothing else and is
+-- kept, empty, so that databases that recorded it and new ones list the
+-- same migrations.
