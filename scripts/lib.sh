@@ -469,8 +469,10 @@ stack_paths() {
 # completes) the stack in DIR with the binaries of BUILD_DIR: cluster
 # (unless STACK_DATABASE_URL is set: an existing server), database
 # "incidentd", migrations, incidentd, nginx on 127.0.0.1:HTTP_PORT. Parts
-# already running are kept. Sets STACK_URL, STACK_DATABASE_URL, STACK_PGDATA
-# (local cluster only) and the stack_paths variables.
+# already running are kept. incidentd's public URL (permalinks) is
+# STACK_PUBLIC_URL when set, else the stack's own URL. Sets STACK_URL,
+# STACK_DATABASE_URL, STACK_PGDATA (local cluster only) and the stack_paths
+# variables.
 stack_start() {
     local dir=$1 build_dir=$2 pg_port=$3 http_port=$4 workers=${5:-4}
     [ "$workers" -ge 2 ] 2>/dev/null || fail "incidentd needs at least 2 workers here (got $workers)" || return 1
@@ -490,7 +492,7 @@ stack_start() {
     DATABASE_URL=$STACK_DATABASE_URL "$build_dir/src/incidentctl" migrate || fail "incidentctl migrate failed" || return 1
     if ! pidfile_pid "$STACK_PIDFILE" incidentd >/dev/null; then
         incidentd_start "$build_dir/src/incidentd" "$STACK_PIDFILE" "$STACK_LOG" "$STACK_SOCK" \
-            "$worker_db" "$STACK_URL" "$workers" || return 1
+            "$worker_db" "${STACK_PUBLIC_URL:-$STACK_URL}" "$workers" || return 1
     fi
     # No upstream keepalive: nginx/incidentd.conf says why.
     nginx_render "$STACK_NGINX" "127.0.0.1:$http_port" "$STACK_SOCK" 1 off || return 1

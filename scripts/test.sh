@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run):
 #   1. Debian packages (installed when root)
-#   2. default build (build/default, -Werror), unit tests, e2e tests
+#   2. default build (build/default, -Werror), unit tests, e2e tests, and
+#      the upgrade test (tests/upgrade: a released database migrated to
+#      this checkout renders every object as before)
 #   3. sanitizer build (build/asan, ASan + UBSan), unit tests, e2e tests,
 #      and incidentd's log checked for sanitizer reports
 #   4. make distcheck
@@ -193,6 +195,9 @@ for v in "${variants[@]}"; do
     step "unit ($v)" "${run[@]}" unit "$v"
     if [ "$e2e" = 1 ]; then
         step "e2e ($v)" "${run[@]}" e2e "$v"
+    fi
+    if [ "$e2e" = 1 ] && [ "$v" = default ] && [ ${#pytest_args[@]} -eq 0 ]; then
+        step "upgrade ($v)" "$INCD_ROOT/tests/upgrade/run.sh" "$INCD_ROOT/build/$v"
     fi
 done
 

@@ -24,7 +24,7 @@
 #define MAX_PAGE_SIZE 250
 
 /* The key travels on its own so that a replay is answered without
- * PostgreSQL parsing the payload (sql/004_create_by_key.sql). */
+ * PostgreSQL parsing the payload (api.incident_create_by_key, sql/code/30_incidents.sql). */
 static struct incd_stmt create_stmt = {
     "incident_create", "SELECT replayed, body FROM api.incident_create_by_key($1, $2, $3, $4, $5)",
     5, 0};

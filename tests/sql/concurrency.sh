@@ -4,8 +4,8 @@
 # unique keys keeps reference numbers gap-free (1..n, counter = n) and
 # incident_counts exact.
 #
-# Run against a database with sql/001_schema.sql and sql/002_api.sql applied
-# (it adds its own organisation, so any such database will do):
+# Run against a database migrated with incidentctl migrate (it adds its own
+# organisation, so any such database will do):
 #
 #   PGHOST=/tmp/sqlh PGPORT=55501 PGUSER=postgres PGDATABASE=smoke \
 #       sh tests/sql/concurrency.sh

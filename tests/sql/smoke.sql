@@ -1,7 +1,7 @@
--- Smoke test of sql/001_schema.sql + sql/002_api.sql on an empty database.
+-- Smoke test of the api functions (sql/code/) on a freshly migrated,
+-- empty database:
 --
---   createdb t && psql -d t -v ON_ERROR_STOP=1 -1 -f sql/001_schema.sql
---   psql -d t -v ON_ERROR_STOP=1 -1 -f sql/002_api.sql
+--   createdb t && DATABASE_URL=postgresql:///t incidentctl migrate
 --   psql -d t -v ON_ERROR_STOP=1 -f tests/sql/smoke.sql
 --
 -- Any failed check raises, so the script stops with an error; success ends

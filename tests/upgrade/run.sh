@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The upgrade test (README.md here; scripts/test.sh runs it): restores the
+# fixture database, made by a released incidentd, into a throwaway cluster;
+# migrates it with BUILD_DIR's incidentctl; serves it with BUILD_DIR's
+# incidentd; and checks that
+#   1. every recorded answer is the same, byte for byte (fixture.py compare);
+#   2. migrate --status calls the upgraded database up to date;
+#   3. its schema (pg_dump --schema-only) is exactly a fresh database's.
+#
+# usage: tests/upgrade/run.sh BUILD_DIR [FIXTURE_DIR]
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+[ $# -ge 1 ] && [ $# -le 2 ] || {
+    echo "usage: $0 BUILD_DIR [FIXTURE_DIR]" >&2
+    exit 2
+}
+build_dir=$(cd "$1" && pwd -P)
+here="$INCD_ROOT/tests/upgrade"
+fixture=${2:-$here/fixture}
+ctl="$build_dir/src/incidentctl"
+psql=("$INCD_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1)
+
+tmp=$(mktemp -d /tmp/incidentd-upgrade.XXXXXX)
+chmod 755 "$tmp"
+cleanup() {
+    stack_stop "$tmp/stack" || true
+    [ "${KEEP:-0}" = 1 ] && say "kept $tmp" || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pg_port=$(free_port)
+http_port=$(free_port "$pg_port")
+mkdir -p "$tmp/stack"
+pgdata=$(state_dir "$tmp/stack/pg" pg)
+pg_init "$pgdata" "$pg_port"
+pg_start "$pgdata"
+base="postgresql://postgres@127.0.0.1:$pg_port"
+pg_create_db "$pg_port" incidentd
+pg_create_db "$pg_port" fresh
+say "restoring the fixture of $(head -n 1 "$fixture/SOURCE")"
+"${psql[@]}" -d "$base/incidentd" -f "$fixture/dump.sql" >/dev/null
+
+# stack_start migrates it (BUILD_DIR's incidentctl) and serves it.
+STACK_DATABASE_URL="$base/incidentd"
+STACK_PUBLIC_URL=$(cat "$here/public-url")
+stack_start "$tmp/stack" "$build_dir" "$pg_port" "$http_port" 2
+
+rc=0
+"$INCD_PYTHON" "$here/fixture.py" compare --url "$STACK_URL" --state "$fixture/state.json" \
+    --renders "$fixture/renders.jsonl" || rc=1
+
+"$ctl" --database-url "$base/incidentd" migrate --status >"$tmp/status" ||
+    { cat "$tmp/status" >&2; fail "migrate --status: the upgraded database is not up to date"; rc=1; }
+
+# pg_dump's \restrict lines carry a random key.
+"$ctl" --database-url "$base/fresh" migrate >/dev/null
+for db in incidentd fresh; do
+    "$INCD_PG_BIN/pg_dump" --schema-only -d "$base/$db" | grep -v '^\\\(un\)\?restrict ' >"$tmp/$db.schema"
+done
+if diff -u "$tmp/fresh.schema" "$tmp/incidentd.schema" >"$tmp/schema.diff"; then
+    say "schema: the upgraded database's equals a fresh one's ($(grep -c '^CREATE' "$tmp/fresh.schema") CREATE statements)"
+else
+    head -n 60 "$tmp/schema.diff" >&2
+    fail "schema: the upgraded database differs from a fresh one"
+    rc=1
+fi
+exit "$rc"
