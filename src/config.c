@@ -43,6 +43,8 @@ static const struct setting settings[] = {
      "listen backlog of the FastCGI socket"},
     {"drain-timeout", "INCIDENTD_DRAIN_TIMEOUT", T_INT, OFF(drain_seconds), 1, 3600, "30",
      "seconds SIGTERM waits for in-flight requests before killing workers"},
+    {"render-cache-mib", "INCIDENTD_RENDER_CACHE_MIB", T_INT, OFF(render_cache_mib), 1, 4096, "8",
+     "MiB of configuration objects each worker keeps to render incidents with"},
     {"scheduler", "INCIDENTD_SCHEDULER", T_SCHED, OFF(sched_batch), 0, 0, "batch",
      "workers' CPU scheduling policy: batch (SCHED_BATCH: a woken worker does not\n"
      "      preempt PostgreSQL or nginx mid-request) or normal (SCHED_OTHER)"},
@@ -132,6 +134,7 @@ static void set_defaults(struct incd_config *cfg)
 	cfg->backlog = 1024;
 	cfg->drain_seconds = 30;
 	cfg->sched_batch = true;
+	cfg->render_cache_mib = 8;
 }
 
 enum incd_config_result incd_config_load(struct incd_config *cfg, int argc, char **argv,

@@ -14,11 +14,12 @@ struct incd_config {
 	int workers;	    /* worker processes */
 	char *public_url;   /* base of permalinks and dashboard_url, no trailing '/' */
 	enum incd_log_level log_level;
-	char *pid_file;	   /* NULL = none */
-	int socket_mode;   /* permissions of a unix socket */
-	int backlog;	   /* listen(2) backlog */
-	int drain_seconds; /* how long SIGTERM waits for in-flight requests */
-	bool sched_batch;  /* workers run under SCHED_BATCH (see docs/DESIGN.md) */
+	char *pid_file;	      /* NULL = none */
+	int socket_mode;      /* permissions of a unix socket */
+	int backlog;	      /* listen(2) backlog */
+	int drain_seconds;    /* how long SIGTERM waits for in-flight requests */
+	bool sched_batch;     /* workers run under SCHED_BATCH (see docs/DESIGN.md) */
+	int render_cache_mib; /* each worker's cache of configuration objects */
 };
 
 enum incd_config_result {

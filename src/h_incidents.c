@@ -2,15 +2,18 @@
  *
  * The worker checks the request's shape here (types, lengths, enums, NUL)
  * and hands PostgreSQL a normalised payload holding only the fields it
- * checked; everything that needs the database (ids, idempotency, numbering,
- * rendering) happens in one call to an api.* function. */
+ * checked; everything that needs the database (ids, idempotency, numbering)
+ * happens in one call to an api.* function, which answers the incidents as
+ * frames that render.c fills in (docs/DESIGN.md, "Read path"). */
 #include "handlers.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonv.h"
+#include "render.h"
 #include "ulid.h"
 
 #define MAX_KEY_CHARS 256
@@ -26,16 +29,47 @@
 /* The key travels on its own so that a replay is answered without
  * PostgreSQL parsing the payload (api.incident_create_by_key, sql/code/30_incidents.sql). */
 static struct incd_stmt create_stmt = {
-    "incident_create", "SELECT replayed, body FROM api.incident_create_by_key($1, $2, $3, $4, $5)",
+    "incident_create",
+    "SELECT replayed, frame, config_version FROM api.incident_create_by_key($1, $2, $3, $4, $5)", 5,
+    0};
+static struct incd_stmt replay_stmt = {
+    "incident_replay", "SELECT frame, config_version FROM api.incident_replay($1, $2)", 2, 0};
+static struct incd_stmt show_stmt = {
+    "incident_show", "SELECT frame, config_version FROM api.incident_show($1, $2, $3::boolean)", 3,
+    0};
+static struct incd_stmt page_stmt = {
+    "incident_page",
+    "SELECT id, frame, total, config_version "
+    "FROM api.incident_page($1, $2::boolean, $3::text[], $4, $5::int)",
     5, 0};
-static struct incd_stmt replay_stmt = {"incident_replay", "SELECT api.incident_replay($1, $2)", 2,
-				       0};
-static struct incd_stmt show_stmt = {"incident_show",
-				     "SELECT api.incident_show($1, $2, $3::boolean)", 3, 0};
-static struct incd_stmt list_stmt = {
-    "incident_list", "SELECT api.incident_list($1, $2::boolean, $3::text[], $4, $5::int)", 5, 0};
 
 static const char *const visibilities[] = {"public", "private", NULL};
+
+static long long value_ll(const struct pg_result *res, int row, int col)
+{
+	const char *v = incd_db_value(res, row, col);
+	return v != NULL ? strtoll(v, NULL, 10) : 0;
+}
+
+/* Answers {"incident" : IncidentV1} from row 0 of res: the frame in column
+ * col, the configuration version in col + 1. The spacing is
+ * json_build_object's, which wrote these bodies before frames did. */
+static bool respond_incident(struct incd_ctx *ctx, const struct pg_result *res, int col)
+{
+	const struct incd_frame frame = {incd_db_value(res, 0, col),
+					 (size_t)incd_db_length(res, 0, col)};
+	struct incd_buf *out = &ctx->resp->body;
+
+	if (frame.text == NULL)
+		return incd_fail(ctx->err, 500, "internal_error", NULL,
+				 "An internal error occurred; it has been logged");
+	incd_buf_adds(out, "{\"incident\" : ");
+	if (!incd_render_frames(ctx->render, ctx->db, ctx->who->organisation_id,
+				value_ll(res, 0, col + 1), &frame, 1, "", out, ctx->err))
+		return false;
+	incd_buf_add(out, "}", 1);
+	return true;
+}
 static const char *const statuses[] = {"triage", "investigating", "fixing", "monitoring",
 				       "closed", "declined",	  NULL};
 static const char *const modes[] = {"real", "test", NULL};
@@ -192,13 +226,14 @@ static bool try_replay(struct incd_ctx *ctx, bool *replayed)
 	const char *values[] = {ctx->who->organisation_id, key};
 	if (!incd_db_exec(ctx->db, &replay_stmt, values, NULL, NULL, &res, ctx->err))
 		return false;
-	if (incd_db_value(res, 0, 0) != NULL) {
+	bool ok = true;
+	if (incd_db_ntuples(res) > 0) {
 		incd_response_header(ctx->resp, "Idempotent-Replayed", "true");
-		incd_h_body_from_result(ctx, res, 0);
-		*replayed = true;
+		ok = respond_incident(ctx, res, 0);
+		*replayed = ok;
 	}
 	incd_db_clear(res);
-	return true;
+	return ok;
 }
 
 bool incd_h_incidents_create(struct incd_ctx *ctx)
@@ -228,8 +263,7 @@ bool incd_h_incidents_create(struct incd_ctx *ctx)
 	const char *replayed = incd_db_value(res, 0, 0);
 	if (replayed != NULL && replayed[0] == 't')
 		incd_response_header(ctx->resp, "Idempotent-Replayed", "true");
-	incd_h_body_from_result(ctx, res, 1);
-	ok = true;
+	ok = respond_incident(ctx, res, 1);
 done:
 	incd_db_clear(res);
 	json_object_put(norm);
@@ -245,7 +279,12 @@ static const char *can_see_private(const struct incd_ctx *ctx)
 bool incd_h_incidents_show(struct incd_ctx *ctx)
 {
 	const char *values[] = {ctx->who->organisation_id, ctx->param, can_see_private(ctx)};
-	return incd_h_respond(ctx, &show_stmt, values, 200);
+	struct pg_result *res = NULL;
+	if (!incd_db_exec(ctx->db, &show_stmt, values, NULL, NULL, &res, ctx->err))
+		return false;
+	bool ok = respond_incident(ctx, res, 0);
+	incd_db_clear(res);
+	return ok;
 }
 
 struct list_query {
@@ -304,10 +343,47 @@ static bool parse_list_query(const char *query, struct list_query *q, struct inc
 	return true;
 }
 
+/* The page's body from api.incident_page's rows: a header row (total,
+ * configuration version), then up to page_size + 1 incidents. The spacing
+ * outside the incidents is json_build_object's, as before frames. */
+static bool respond_page(struct incd_ctx *ctx, const struct pg_result *res, long page_size)
+{
+	struct incd_frame frames[MAX_PAGE_SIZE];
+	struct incd_buf *out = &ctx->resp->body;
+	int rows = incd_db_ntuples(res);
+	size_t n = rows > 1 ? (size_t)(rows - 1) : 0;
+	bool more = n > (size_t)page_size;
+
+	if (rows < 1)
+		return incd_fail(ctx->err, 500, "internal_error", NULL,
+				 "An internal error occurred; it has been logged");
+	if (more)
+		n = (size_t)page_size;
+	for (size_t i = 0; i < n; i++) {
+		frames[i].text = incd_db_value(res, (int)i + 1, 1);
+		frames[i].len = (size_t)incd_db_length(res, (int)i + 1, 1);
+		if (frames[i].text == NULL)
+			return incd_fail(ctx->err, 500, "internal_error", NULL,
+					 "An internal error occurred; it has been logged");
+	}
+	incd_buf_adds(out, "{\"incidents\" : [");
+	if (!incd_render_frames(ctx->render, ctx->db, ctx->who->organisation_id,
+				value_ll(res, 0, 3), frames, n, ", ", out, ctx->err))
+		return false;
+	incd_buf_addf(out,
+		      "], \"pagination_meta\" : {\"page_size\":%ld,\"total_record_count\":%lld",
+		      page_size, value_ll(res, 0, 2));
+	if (more)
+		incd_buf_addf(out, ",\"after\":\"%s\"", incd_db_value(res, (int)n, 0));
+	incd_buf_adds(out, "}}");
+	return true;
+}
+
 bool incd_h_incidents_list(struct incd_ctx *ctx)
 {
 	struct list_query q;
 	char page_size[24];
+	struct pg_result *res = NULL;
 
 	if (!parse_list_query(ctx->req->query, &q, ctx->err))
 		return false;
@@ -315,5 +391,9 @@ bool incd_h_incidents_list(struct incd_ctx *ctx)
 	const char *values[] = {ctx->who->organisation_id, can_see_private(ctx),
 				q.statuses[0] ? q.statuses : NULL, q.after[0] ? q.after : NULL,
 				page_size};
-	return incd_h_respond(ctx, &list_stmt, values, 200);
+	if (!incd_db_exec(ctx->db, &page_stmt, values, NULL, NULL, &res, ctx->err))
+		return false;
+	bool ok = respond_page(ctx, res, q.page_size);
+	incd_db_clear(res);
+	return ok;
 }

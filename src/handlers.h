@@ -11,6 +11,7 @@
 #include "config.h"
 #include "db.h"
 #include "error.h"
+#include "render.h"
 #include "request.h"
 #include "response.h"
 
@@ -19,6 +20,7 @@ struct incd_ctx {
 	const struct incd_request *req;
 	struct incd_response *resp;
 	struct incd_db *db;
+	struct incd_render *render;	 /* fills incident frames in */
 	const struct incd_identity *who; /* NULL on unauthenticated routes */
 	const char *param;		 /* the route's {id} segment, "" if none */
 	struct incd_error *err;

@@ -107,6 +107,12 @@ void incd_buf_add_json_string(struct incd_buf *b, const char *s)
 		case '\t':
 			incd_buf_add(b, "\\t", 2);
 			break;
+		case '\b':
+			incd_buf_add(b, "\\b", 2);
+			break;
+		case '\f':
+			incd_buf_add(b, "\\f", 2);
+			break;
 		default:
 			if (*p < 0x20) {
 				char esc[7] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15], 0};

@@ -32,7 +32,9 @@ void incd_buf_add(struct incd_buf *b, const void *p, size_t n);
 void incd_buf_adds(struct incd_buf *b, const char *s);
 void incd_buf_addf(struct incd_buf *b, const char *fmt, ...) INCD_PRINTF(2, 3);
 void incd_buf_vaddf(struct incd_buf *b, const char *fmt, va_list ap) INCD_PRINTF(2, 0);
-/* Appends s as a JSON string literal (with quotes). */
+/* Appends s as a JSON string literal (with quotes), escaped exactly as
+ * PostgreSQL's escape_json escapes (\b \f \n \r \t \" \\, other bytes below 0x20
+ * as \u00xx), so the worker's text and the database's agree byte for byte. */
 void incd_buf_add_json_string(struct incd_buf *b, const char *s);
 void incd_buf_reset(struct incd_buf *b);
 void incd_buf_free(struct incd_buf *b);

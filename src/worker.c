@@ -30,6 +30,7 @@
 #include "fcgi_tuning.h"
 #include "handlers.h"
 #include "log.h"
+#include "render.h"
 #include "router.h"
 
 static volatile sig_atomic_t quit;
@@ -82,6 +83,7 @@ struct worker {
 	unsigned long db_gen; /* the connection generation db_fd belongs to */
 	struct incd_db *db;
 	struct incd_auth_cache *auth;
+	struct incd_render *render;
 	struct incd_response resp;
 	struct incd_buf head;
 };
@@ -186,6 +188,7 @@ static bool dispatch(struct worker *w, FCGX_Request *fr, struct incd_request *re
 	    .req = req,
 	    .resp = &w->resp,
 	    .db = w->db,
+	    .render = w->render,
 	    .who = who,
 	    .param = m.param,
 	    .err = err,
@@ -349,6 +352,7 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 
 	w.db = incd_db_new(cfg->database_url, cfg->public_url);
 	w.auth = incd_auth_cache_new();
+	w.render = incd_render_new(cfg->public_url, (size_t)cfg->render_cache_mib << 20);
 	if (!incd_db_ensure(w.db, &err))
 		incd_log(INCD_LOG_WARN, "worker started without a database connection");
 	if (FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
@@ -385,6 +389,7 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 	if (w.ep >= 0)
 		close(w.ep);
 	incd_auth_cache_free(w.auth);
+	incd_render_free(w.render);
 	incd_db_free(w.db);
 	incd_response_free(&w.resp);
 	incd_buf_free(&w.head);

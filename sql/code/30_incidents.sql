@@ -1,33 +1,43 @@
 -- Incidents V1: show, list and the idempotent create (docs/DESIGN.md, "SQL
 -- interface used by the worker").
 
-create or replace function api.incident_show(p_org text, p_id text, p_can_see_private boolean) returns text
+-- Show, list and the replay probe answer frames (sql/code/20_frames.sql)
+-- with the organisation's configuration version, which the worker fills in
+-- from its cache; a NULL frame (an incident not yet framed) is built on the
+-- fly.
+
+create or replace function api.incident_show(p_org text, p_id text, p_can_see_private boolean)
+returns table (id text, frame text, config_version bigint)
 language plpgsql stable
 as $$
-declare
-    v_doc json;
 begin
-    select api.incident_json(i.organisation_id, i.id) into v_doc
-    from incidents i
-    where i.organisation_id = p_org
-      and i.id = p_id
-      and (coalesce(p_can_see_private, false) or i.visibility = 'public');
-    if v_doc is null then
+    return query
+        select i.id, coalesce(i.frame, api.incident_frame_of(i)), api.config_version(p_org)
+        from incidents i
+        where i.organisation_id = p_org
+          and i.id = p_id
+          and (coalesce(p_can_see_private, false) or i.visibility = 'public');
+    if not found then
         -- Unknown, another organisation's, or private and not visible to
         -- this key: all look the same from outside.
         perform api.fail('IX404', 'id', 'not_found', 'No incident with this id was found');
     end if;
-    return json_build_object('incident', v_doc)::text;
 end
 $$;
 
 comment on function api.incident_show(text, text, boolean) is
-    'Body {"incident": IncidentV1} of one incident, or error IX404 if the key may not see it.';
+    'The frame of one incident and the configuration version, or error IX404 if the key may not see it.';
 
--- STABLE: every statement runs on the caller's snapshot, so the page and
--- total_record_count agree with each other.
-create or replace function api.incident_list(p_org text, p_can_see_private boolean, p_statuses text[],
-                                  p_after text, p_page_size integer) returns text
+-- A page of incidents, newest first, keyset-paginated on (created_at, id):
+-- first a header row (id and frame null) with total_record_count and the
+-- configuration version, then up to page size + 1 incidents (one more than
+-- the page says another page exists, which starts after the page's last
+-- id). STABLE: every statement runs on the caller's snapshot, so the page
+-- and the total agree with each other. Each statement is a plain index
+-- scan whose plan does not depend on statistics.
+create or replace function api.incident_page(p_org text, p_can_see_private boolean, p_statuses text[],
+                                             p_after text, p_page_size integer)
+returns table (id text, frame text, total bigint, config_version bigint)
 language plpgsql stable
 as $$
 declare
@@ -37,9 +47,6 @@ declare
     -- Keyset cursor; the sentinel sorts after every real incident.
     v_cursor_at timestamptz := 'infinity';
     v_cursor_id text := '';
-    v_ids       text[];
-    v_more      boolean;
-    v_total     bigint;
 begin
     -- Repeated statuses count once; an empty list means no filter.
     if p_statuses is not null then
@@ -60,66 +67,51 @@ begin
         end if;
     end if;
 
-    -- page_size + 1 rows tell whether another page exists.
+    -- Exact, without count(*): incident_counts is kept by triggers.
+    return query
+        select null::text, null::text, coalesce(sum(c.incident_count), 0)::bigint, api.config_version(p_org)
+        from incident_counts c
+        where c.organisation_id = p_org
+          and (v_statuses is null or c.status = any (v_statuses))
+          and (v_private or c.visibility = 'public');
+
     if v_statuses is null then
         -- incidents_org_created, scanned backwards from the cursor
-        select array_agg(p.id order by p.created_at desc, p.id desc) into v_ids
-        from (
-            select i.id, i.created_at
+        return query
+            select i.id, coalesce(i.frame, api.incident_frame_of(i)), null::bigint, null::bigint
             from incidents i
             where i.organisation_id = p_org
               and (i.created_at, i.id) < (v_cursor_at, v_cursor_id)
               and (v_private or i.visibility = 'public')
             order by i.created_at desc, i.id desc
-            limit v_size + 1
-        ) p;
+            limit v_size + 1;
     else
         -- One ordered incidents_org_status_created scan per status, merged:
         -- cost stays proportional to the page even for rare statuses.
-        select array_agg(p.id order by p.created_at desc, p.id desc) into v_ids
-        from (
-            select x.id, x.created_at
-            from unnest(v_statuses) as st(status)
-            cross join lateral (
-                select i.id, i.created_at
-                from incidents i
-                where i.organisation_id = p_org
-                  and i.status = st.status
-                  and (i.created_at, i.id) < (v_cursor_at, v_cursor_id)
-                  and (v_private or i.visibility = 'public')
-                order by i.created_at desc, i.id desc
+        return query
+            select p.id, p.frame, null::bigint, null::bigint
+            from (
+                select x.id, x.created_at, x.frame
+                from unnest(v_statuses) as st(status)
+                cross join lateral (
+                    select i.id, i.created_at, coalesce(i.frame, api.incident_frame_of(i)) as frame
+                    from incidents i
+                    where i.organisation_id = p_org
+                      and i.status = st.status
+                      and (i.created_at, i.id) < (v_cursor_at, v_cursor_id)
+                      and (v_private or i.visibility = 'public')
+                    order by i.created_at desc, i.id desc
+                    limit v_size + 1
+                ) x
+                order by x.created_at desc, x.id desc
                 limit v_size + 1
-            ) x
-            order by x.created_at desc, x.id desc
-            limit v_size + 1
-        ) p;
+            ) p;
     end if;
-
-    v_ids := coalesce(v_ids, '{}');
-    v_more := cardinality(v_ids) > v_size;
-    if v_more then
-        v_ids := v_ids[1:v_size];
-    end if;
-
-    -- Exact, without count(*): incident_counts is kept by triggers.
-    select coalesce(sum(c.incident_count), 0) into v_total
-    from incident_counts c
-    where c.organisation_id = p_org
-      and (v_statuses is null or c.status = any (v_statuses))
-      and (v_private or c.visibility = 'public');
-
-    return json_build_object(
-        'incidents', api.incidents_json(p_org, v_ids),
-        'pagination_meta', json_strip_nulls(json_build_object(
-            'page_size', v_size,
-            'total_record_count', v_total,
-            'after', case when v_more then v_ids[v_size] end))
-    )::text;
 end
 $$;
 
-comment on function api.incident_list(text, boolean, text[], text, integer) is
-    'Whole IncidentsListResultV1 body: newest first, keyset pagination on (created_at, id); IX422 (detail after) for a cursor that is not a visible incident.';
+comment on function api.incident_page(text, boolean, text[], text, integer) is
+    'A page of incidents as frames: a header row (total_record_count, configuration version), then up to page size + 1 rows (id, frame) newest first; IX422 (detail after) for a cursor that is not a visible incident.';
 
 -- The replay probe. The worker looks a create's idempotency key up before
 -- it parses and checks the rest of the body: a known key is answered from
@@ -128,34 +120,36 @@ comment on function api.incident_list(text, boolean, text[], text, integer) is
 -- concurrent first creates (INSERT ... ON CONFLICT). tests/bench measured
 -- the worker's JSON work as the main part of a replay's cost outside
 -- PostgreSQL.
-create or replace function api.incident_replay(p_org text, p_key text) returns text
+create or replace function api.incident_replay(p_org text, p_key text)
+returns table (id text, frame text, config_version bigint)
 language plpgsql stable
 as $$
-declare
-    v_body text;
 begin
-    select json_build_object('incident', api.incident_json(p_org, i.id))::text into v_body
-    from incidents i
-    where i.organisation_id = p_org and i.idempotency_key = p_key;
-    return v_body;
+    return query
+        select i.id, coalesce(i.frame, api.incident_frame_of(i)), api.config_version(p_org)
+        from incidents i
+        where i.organisation_id = p_org and i.idempotency_key = p_key;
 end
 $$;
 
 comment on function api.incident_replay(text, text) is
-    'Body {"incident": IncidentV1} of the incident that idempotency key p_key created in organisation p_org, or null if the key is new. Read only: a null answer promises nothing, the create itself settles races.';
+    'The incident that idempotency key p_key created in organisation p_org (id, frame, configuration version), or no row if the key is new. Read only: no row promises nothing, the create itself settles races.';
 
 -- The writer. The order matters:
 --   1. (the caller looked the key up already);
---   2. lock the organisation row (serialises creates of one organisation,
---      which is what makes reference numbers gap-free);
---   3. look for the key again: VOLATILE, so this statement has a fresh
+--   2. validate everything, raising before anything is written, and
+--      without holding any lock;
+--   3. lock the organisation row: it serialises creates of one
+--      organisation, which is what makes reference numbers gap-free, and is
+--      held until commit, so nothing but the writes follows it;
+--   4. look for the key again: VOLATILE, so this statement has a fresh
 --      snapshot, and any concurrent creator with the same key committed
 --      before we got the lock;
---   4. validate everything, raising before anything is written;
 --   5. INSERT ... ON CONFLICT (organisation_id, idempotency_key) DO NOTHING,
---      and bump the counter only if a row was really inserted.
+--      with its frame, and bump the counter only if a row was really
+--      inserted.
 create or replace function api.incident_write(p_org text, p_api_key_id text, p_id text, p_payload jsonb)
-returns table (replayed boolean, body text)
+returns table (replayed boolean, id text, frame text, config_version bigint)
 language plpgsql volatile
 as $$
 declare
@@ -167,7 +161,7 @@ declare
     v_type_id    text := p_payload ->> 'incident_type_id';
     v_sev_id     text := p_payload ->> 'severity_id';
     v_type       incident_types;
-    v_existing   text;
+    v_row        incidents;
     v_last       bigint;
     v_number     bigint;
     v_inserted   text;
@@ -210,27 +204,7 @@ begin
         perform api.fail('IX422', 'idempotency_key', 'invalid_value', 'idempotency_key must be at most 256 characters');
     end if;
 
-    -- 2. FOR NO KEY UPDATE (not FOR UPDATE): it serialises creators, and the
-    -- counter update below, without blocking foreign-key checks (FOR KEY
-    -- SHARE) of other writers pointing at the organisation.
-    select o.last_incident_number into v_last
-    from organisations o
-    where o.id = p_org
-    for no key update;
-    if not found then
-        perform api.fail('IX404', 'organisation', 'not_found', 'The organisation does not exist');
-    end if;
-
-    -- 3. fresh snapshot: a concurrent create with this key has committed.
-    select i.id into v_existing
-    from incidents i
-    where i.organisation_id = p_org and i.idempotency_key = v_key;
-    if found then
-        return query select true, json_build_object('incident', api.incident_json(p_org, v_existing))::text;
-        return;
-    end if;
-
-    -- 4. validation
+    -- 2. validation
     if v_visibility is null then
         perform api.fail('IX422', 'visibility', 'is_required', 'visibility is required');
     elsif v_visibility not in ('public', 'private') then
@@ -452,6 +426,23 @@ begin
         end loop;
     end if;
 
+    -- 3. FOR NO KEY UPDATE (not FOR UPDATE): it serialises creators, and the
+    -- counter update below, without blocking foreign-key checks (FOR KEY
+    -- SHARE) of other writers pointing at the organisation.
+    select o.last_incident_number into v_last
+    from organisations o
+    where o.id = p_org
+    for no key update;
+    if not found then
+        perform api.fail('IX404', 'organisation', 'not_found', 'The organisation does not exist');
+    end if;
+
+    -- 4. fresh snapshot: a concurrent create with this key has committed.
+    return query select true, r.id, r.frame, r.config_version from api.incident_replay(p_org, v_key) r;
+    if found then
+        return;
+    end if;
+
     -- 5. write. greatest(...) keeps numbering going even if someone loaded
     -- incidents by hand without bumping last_incident_number (cheap: one
     -- backwards step of the (organisation_id, reference_number) index).
@@ -461,31 +452,49 @@ begin
     -- Taken under the lock, so created_at order matches reference order.
     v_now := clock_timestamp();
 
-    insert into incidents as i (
-        id, organisation_id, reference_number, idempotency_key, name, summary,
-        status, visibility, mode, severity_id, incident_type_id, creator_api_key_id,
-        slack_team_id, slack_channel_id, slack_channel_name,
-        source_message_channel_id, source_message_timestamp, created_at, updated_at)
-    values (
-        p_id, p_org, v_number, v_key, v_name, p_payload ->> 'summary',
-        v_status, v_visibility, v_mode, v_sev_id, v_type.id, p_api_key_id,
-        coalesce(p_payload ->> 'slack_team_id', ''), '', api.slack_channel_name(v_number, v_name),
-        p_payload ->> 'source_message_channel_id', p_payload ->> 'source_message_timestamp',
-        v_now, v_now)
+    -- Every column is set here, so the row and its frame agree.
+    v_row.id := p_id;
+    v_row.organisation_id := p_org;
+    v_row.reference_number := v_number;
+    v_row.idempotency_key := v_key;
+    v_row.name := v_name;
+    v_row.summary := p_payload ->> 'summary';
+    v_row.status := v_status;
+    v_row.visibility := v_visibility;
+    v_row.mode := v_mode;
+    v_row.severity_id := v_sev_id;
+    v_row.incident_type_id := v_type.id;
+    v_row.creator_api_key_id := p_api_key_id;
+    v_row.slack_team_id := coalesce(p_payload ->> 'slack_team_id', '');
+    v_row.slack_channel_id := '';
+    v_row.slack_channel_name := api.slack_channel_name(v_number, v_name);
+    v_row.source_message_channel_id := p_payload ->> 'source_message_channel_id';
+    v_row.source_message_timestamp := p_payload ->> 'source_message_timestamp';
+    v_row.created_at := v_now;
+    v_row.updated_at := v_now;
+    v_row.frame := api.incident_frame(v_row,
+        (select string_agg(api.assignment_frame(a.role_id, a.user_id), ',' order by a.pos)
+         from unnest(ra_role, ra_user, ra_pos) as a(role_id, user_id, pos)),
+        (select string_agg(api.entry_frame(e.field_id, v_now, e.vals), ',' order by e.entry_pos)
+         from (select v.field_id, min(v.entry_pos) as entry_pos,
+                      string_agg(api.value_frame(v.option_id, v.txt, v.link, v.num), ',' order by v.value_pos) as vals
+               from unnest(cf_field, cf_entry, cf_pos, cf_option, cf_text, cf_link, cf_num)
+                    as v(field_id, entry_pos, value_pos, option_id, txt, link, num)
+               group by v.field_id) e));
+
+    insert into incidents as i
+    select v_row.*
     on conflict (organisation_id, idempotency_key) do nothing
     returning i.id into v_inserted;
 
     if v_inserted is null then
         -- Only possible if a row with this key was written without the
         -- organisation lock (by hand): it wins, we replay it.
-        select i.id into v_existing
-        from incidents i
-        where i.organisation_id = p_org and i.idempotency_key = v_key;
-        return query select true, json_build_object('incident', api.incident_json(p_org, v_existing))::text;
+        return query select true, r.id, r.frame, r.config_version from api.incident_replay(p_org, v_key) r;
         return;
     end if;
 
-    update organisations set last_incident_number = v_number where id = p_org;
+    update organisations set last_incident_number = v_number where organisations.id = p_org;
 
     insert into incident_role_assignments (organisation_id, incident_id, incident_role_id, user_id, position)
     select p_org, p_id, a.role_id, a.user_id, a.pos
@@ -498,28 +507,26 @@ begin
     from unnest(cf_field, cf_entry, cf_pos, cf_option, cf_text, cf_link, cf_num)
          as v(field_id, entry_pos, value_pos, option_id, txt, link, num);
 
-    return query select false, json_build_object('incident', api.incident_json(p_org, p_id))::text;
+    return query select false, p_id, v_row.frame, api.config_version(p_org);
 end
 $$;
 
 comment on function api.incident_write(text, text, text, jsonb) is
-    'The writer behind api.incident_create: locks the organisation, re-checks the key, validates, inserts. Creates an incident (or replays the one created earlier with the same idempotency key): returns replayed and the body {"incident": IncidentV1}. Validation errors are IX422 raised before anything is written.';
+    'The writer behind api.incident_create_by_key: validates, locks the organisation, re-checks the key, inserts. Creates an incident (or replays the one created earlier with the same idempotency key): returns replayed, its id, its frame and the configuration version. Validation errors are IX422 raised before anything is written.';
 
 -- The worker's create entry. It takes the idempotency key as its own
 -- parameter and the payload as text, so a replay is answered without
 -- parsing the payload into jsonb (tests/bench measured that cast of a ~1 KB
 -- payload as the main difference between a replay's and a show's cost),
--- and with the probe's body: one definition of what a replay returns.
+-- and by the probe: one definition of what a replay returns.
 create or replace function api.incident_create_by_key(p_org text, p_api_key_id text, p_id text,
                                                       p_key text, p_payload text)
-returns table (replayed boolean, body text)
+returns table (replayed boolean, id text, frame text, config_version bigint)
 language plpgsql volatile
 as $$
-declare
-    v_body text := api.incident_replay(p_org, p_key);
 begin
-    if v_body is not null then
-        return query select true, v_body;
+    return query select true, r.id, r.frame, r.config_version from api.incident_replay(p_org, p_key) r;
+    if found then
         return;
     end if;
     if p_key is distinct from (p_payload::jsonb ->> 'idempotency_key') then
@@ -531,11 +538,11 @@ end
 $$;
 
 comment on function api.incident_create_by_key(text, text, text, text, text) is
-    'The worker''s idempotent create: a known p_key is a replay answered without parsing p_payload; otherwise p_payload (which must carry the same idempotency_key) goes to api.incident_write. Returns replayed and the body {"incident": IncidentV1}.';
+    'The worker''s idempotent create: a known p_key is a replay answered without parsing p_payload; otherwise p_payload (which must carry the same idempotency_key) goes to api.incident_write. Returns replayed, the incident''s id and frame, and the configuration version.';
 
 -- The jsonb entry, for SQL callers (tests/sql): a wrapper of the above.
 create or replace function api.incident_create(p_org text, p_api_key_id text, p_id text, p_payload jsonb)
-returns table (replayed boolean, body text)
+returns table (replayed boolean, id text, frame text, config_version bigint)
 language sql volatile
 as $$
     select * from api.incident_create_by_key(p_org, p_api_key_id, p_id,
@@ -543,4 +550,4 @@ as $$
 $$;
 
 comment on function api.incident_create(text, text, text, jsonb) is
-    'Idempotent create for SQL callers: api.incident_create_by_key with the key taken from the payload. Returns replayed and the body {"incident": IncidentV1}.';
+    'Idempotent create for SQL callers: api.incident_create_by_key with the key taken from the payload.';

@@ -14,6 +14,7 @@
 \o /dev/null
 
 \ir fixture.sql
+\ir oracle.sql
 
 select set_config('incidentd.public_url', 'https://incidents.example.com/', false);
 
@@ -24,7 +25,7 @@ select set_config('incidentd.public_url', 'https://incidents.example.com/', fals
 create function pg_temp.mk(p jsonb, out replayed boolean, out inc jsonb)
 language sql as $$
     select c.replayed, (c.body::jsonb) -> 'incident'
-    from api.incident_create('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), p) c
+    from oracle.incident_create('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), p) c
 $$;
 
 -- Runs a statement that must fail with the given SQLSTATE, and DETAIL, HINT
@@ -57,7 +58,7 @@ $$;
 create function pg_temp.create_err(p jsonb, p_field text, p_hint text, p_message text default null)
 returns void language sql as $$
     select pg_temp.expect_err(
-        format('select * from api.incident_create(%L, %L, incidentd_ulid(), %L::jsonb)',
+        format('select * from oracle.incident_create(%L, %L, incidentd_ulid(), %L::jsonb)',
                '01H0000000000000000000RGA1', '01H0000000000000000000KEYA', p),
         'IX422', p_field, p_hint, p_message)
 $$;
@@ -123,7 +124,7 @@ select pg_temp.check(r2.replayed and r2.inc ->> 'id' = r.inc ->> 'id' and r2.inc
 select pg_temp.check(last_incident_number = 1, 'replay consumed no number') from organisations where id = '01H0000000000000000000RGA1';
 -- the same key in another organisation is a different incident
 select pg_temp.check(not c.replayed, 'keys are per organisation')
-from api.incident_create('01H0000000000000000000RGB1', '01H0000000000000000000KEYB', incidentd_ulid(),
+from oracle.incident_create('01H0000000000000000000RGB1', '01H0000000000000000000KEYB', incidentd_ulid(),
                          '{"idempotency_key": "k1", "visibility": "public"}') c;
 
 -- ---------------------------------------------------------------------------
@@ -246,7 +247,7 @@ select pg_temp.check(
     -- the field keeps the options it had when the incident was created
     and jsonb_path_query_array(s::jsonb, '$.incident.custom_field_entries[2].custom_field.options[*].value') = '["Platform", "Product"]',
     'archived rows still render')
-from full_inc, api.incident_show('01H0000000000000000000RGA1', full_inc.inc ->> 'id', true) s;
+from full_inc, oracle.incident_show('01H0000000000000000000RGA1', full_inc.inc ->> 'id', true) s;
 update severities set archived_at = null where id = '01H0000000000000000000SEV2';
 update custom_field_options set archived_at = null where id = '01H0000000000000000000PSS1';
 
@@ -254,12 +255,12 @@ update custom_field_options set archived_at = null where id = '01H00000000000000
 -- show
 -- ---------------------------------------------------------------------------
 
-select pg_temp.check((api.incident_show('01H0000000000000000000RGA1', inc ->> 'id', false)::jsonb -> 'incident' ->> 'id') = inc ->> 'id', 'show') from full_inc;
-select pg_temp.expect_err(format('select api.incident_show(%L, %L, true)', '01H0000000000000000000RGB1', inc ->> 'id'), 'IX404', 'id', 'not_found') from full_inc;
-select pg_temp.expect_err(format('select api.incident_show(%L, %L, true)', '01H0000000000000000000RGA1', '01H00000000000000000000000'), 'IX404', 'id', 'not_found');
-select pg_temp.expect_err(format('select api.incident_show(%L, %L, false)', '01H0000000000000000000RGA1', id), 'IX404', 'id', 'not_found')
+select pg_temp.check((oracle.incident_show('01H0000000000000000000RGA1', inc ->> 'id', false)::jsonb -> 'incident' ->> 'id') = inc ->> 'id', 'show') from full_inc;
+select pg_temp.expect_err(format('select oracle.incident_show(%L, %L, true)', '01H0000000000000000000RGB1', inc ->> 'id'), 'IX404', 'id', 'not_found') from full_inc;
+select pg_temp.expect_err(format('select oracle.incident_show(%L, %L, true)', '01H0000000000000000000RGA1', '01H00000000000000000000000'), 'IX404', 'id', 'not_found');
+select pg_temp.expect_err(format('select oracle.incident_show(%L, %L, false)', '01H0000000000000000000RGA1', id), 'IX404', 'id', 'not_found')
 from incidents where idempotency_key = 'k4';
-select pg_temp.check((api.incident_show('01H0000000000000000000RGA1', id, true)::jsonb -> 'incident' ->> 'visibility') = 'private', 'show private with global access')
+select pg_temp.check((oracle.incident_show('01H0000000000000000000RGA1', id, true)::jsonb -> 'incident' ->> 'visibility') = 'private', 'show private with global access')
 from incidents where idempotency_key = 'k4';
 
 -- ---------------------------------------------------------------------------
@@ -297,7 +298,7 @@ begin
       and (p_private or visibility = 'public')
       and (coalesce(cardinality(p_statuses), 0) = 0 or status = any (p_statuses));
     loop
-        v_body := api.incident_list('01H0000000000000000000RGA1', p_private, p_statuses, v_after, p_size)::jsonb;
+        v_body := oracle.incident_list('01H0000000000000000000RGA1', p_private, p_statuses, v_after, p_size)::jsonb;
         v_pages := v_pages + 1;
         perform pg_temp.check((v_body -> 'pagination_meta' -> 'total_record_count')::bigint = v_total,
                               format('total %s = %s', v_body -> 'pagination_meta' -> 'total_record_count', v_total));
@@ -323,20 +324,25 @@ select pg_temp.walk(false, '{triage,closed,triage}', 4);
 select pg_temp.walk(true, '{monitoring,declined,investigating}', 5);
 select pg_temp.walk(true, '{}', 9);
 -- exactly a page: no "after"
-select pg_temp.check(not ((api.incident_list('01H0000000000000000000RGA1', true, null, null, 45)::jsonb -> 'pagination_meta') ? 'after'), 'exact page has no after');
-select pg_temp.check((api.incident_list('01H0000000000000000000RGA1', true, null, null, 44)::jsonb -> 'pagination_meta') ? 'after', 'one more has after');
+select pg_temp.check(not ((oracle.incident_list('01H0000000000000000000RGA1', true, null, null, 45)::jsonb -> 'pagination_meta') ? 'after'), 'exact page has no after');
+select pg_temp.check((oracle.incident_list('01H0000000000000000000RGA1', true, null, null, 44)::jsonb -> 'pagination_meta') ? 'after', 'one more has after');
 -- organisation B sees only its own
-select pg_temp.check((api.incident_list('01H0000000000000000000RGB1', true, null, null, 25)::jsonb -> 'pagination_meta' -> 'total_record_count') = '1', 'org B total');
+select pg_temp.check((oracle.incident_list('01H0000000000000000000RGB1', true, null, null, 25)::jsonb -> 'pagination_meta' -> 'total_record_count') = '1', 'org B total');
 -- bad cursors
-select pg_temp.expect_err(format('select api.incident_list(%L, true, null, %L, 10)', '01H0000000000000000000RGA1', 'nope'), 'IX422', 'after', 'invalid_value');
-select pg_temp.expect_err(format('select api.incident_list(%L, true, null, %L, 10)', '01H0000000000000000000RGB1', id), 'IX422', 'after', 'invalid_value')
+select pg_temp.expect_err(format('select oracle.incident_list(%L, true, null, %L, 10)', '01H0000000000000000000RGA1', 'nope'), 'IX422', 'after', 'invalid_value');
+select pg_temp.expect_err(format('select oracle.incident_list(%L, true, null, %L, 10)', '01H0000000000000000000RGB1', id), 'IX422', 'after', 'invalid_value')
 from incidents where idempotency_key = 'k5' and organisation_id = '01H0000000000000000000RGA1';
-select pg_temp.expect_err(format('select api.incident_list(%L, false, null, %L, 10)', '01H0000000000000000000RGA1', id), 'IX422', 'after', 'invalid_value')
+select pg_temp.expect_err(format('select oracle.incident_list(%L, false, null, %L, 10)', '01H0000000000000000000RGA1', id), 'IX422', 'after', 'invalid_value')
 from incidents where idempotency_key = 'k4';
 
 -- ---------------------------------------------------------------------------
 -- incident_counts under updates and deletes
 -- ---------------------------------------------------------------------------
+
+-- Every create so far stored a frame, and it is the one its rows give.
+select pg_temp.check(count(*) > 20 and count(*) = count(i.frame) and bool_and(i.frame = api.incident_frame_of(i)),
+                     'stored frames = frames of the rows')
+from incidents i;
 
 update incidents set status = 'closed' where organisation_id = '01H0000000000000000000RGA1' and status = 'fixing';
 update incidents set visibility = 'private' where idempotency_key = 'bulk-1';
@@ -356,7 +362,7 @@ select pg_temp.walk(true, '{closed}', 4);
 insert into incidents (organisation_id, reference_number, idempotency_key, name, visibility, creator_api_key_id)
 select '01H0000000000000000000RGA1', last_incident_number + 1, 'by-hand', 'Loaded By Hand', 'public', '01H0000000000000000000KEYA'
 from organisations where id = '01H0000000000000000000RGA1';
-select pg_temp.check((api.incident_show('01H0000000000000000000RGA1', id, false)::jsonb -> 'incident' ->> 'slack_channel_name')
+select pg_temp.check((oracle.incident_show('01H0000000000000000000RGA1', id, false)::jsonb -> 'incident' ->> 'slack_channel_name')
                      = 'inc-' || reference_number || '-loaded-by-hand', 'derived slack_channel_name')
 from incidents where idempotency_key = 'by-hand';
 select pg_temp.check((inc ->> 'reference') = 'INC-' || (select reference_number + 1 from incidents where idempotency_key = 'by-hand'),
@@ -371,24 +377,24 @@ select pg_temp.check(pg_temp.counts_exact(), 'incident_counts exact after hand i
 -- A known key is a replay whatever the payload: it is not even parsed.
 select pg_temp.check(c.replayed and (c.body::jsonb #>> '{incident,id}') = (select id from incidents where idempotency_key = 'k1' and organisation_id = '01H0000000000000000000RGA1'),
                      'by_key replay ignores the payload')
-from api.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'k1', 'not json') c;
+from oracle.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'k1', 'not json') c;
 -- A new key must be the payload's own.
 select pg_temp.expect_err(
-    $s$select * from api.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'by-key-a', '{"idempotency_key": "by-key-b", "visibility": "public"}')$s$,
+    $s$select * from oracle.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'by-key-a', '{"idempotency_key": "by-key-b", "visibility": "public"}')$s$,
     'IX422', 'idempotency_key', 'invalid_value');
 select pg_temp.check(not c.replayed and (c.body::jsonb #>> '{incident,name}') is not null, 'by_key creates')
-from api.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'by-key-c', '{"idempotency_key": "by-key-c", "visibility": "public"}') c;
+from oracle.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'by-key-c', '{"idempotency_key": "by-key-c", "visibility": "public"}') c;
 select pg_temp.check(pg_temp.counts_exact(), 'incident_counts exact after by_key creates');
 
 -- ---------------------------------------------------------------------------
 -- incident_replay (the worker's probe before a create, migration 005)
 -- ---------------------------------------------------------------------------
 
-select pg_temp.check(api.incident_replay('01H0000000000000000000RGA1', 'by-key-c')
-                     = (select c.body from api.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'by-key-c', 'x') c),
+select pg_temp.check(oracle.incident_replay('01H0000000000000000000RGA1', 'by-key-c')
+                     = (select c.body from oracle.incident_create_by_key('01H0000000000000000000RGA1', '01H0000000000000000000KEYA', incidentd_ulid(), 'by-key-c', 'x') c),
                      'replay probe answers what a replayed create answers');
-select pg_temp.check(api.incident_replay('01H0000000000000000000RGA1', 'never-used') is null, 'replay probe: new key is null');
-select pg_temp.check(api.incident_replay('01H0000000000000000000RGB1', 'by-key-c') is null, 'replay probe: keys are per organisation');
+select pg_temp.check(oracle.incident_replay('01H0000000000000000000RGA1', 'never-used') is null, 'replay probe: new key is null');
+select pg_temp.check(oracle.incident_replay('01H0000000000000000000RGB1', 'by-key-c') is null, 'replay probe: keys are per organisation');
 
 -- ---------------------------------------------------------------------------
 -- authenticate
@@ -411,5 +417,38 @@ select pg_temp.expect_err($s$insert into incident_custom_field_values (organisat
     '23503', null, null);
 select pg_temp.expect_err($s$insert into incident_roles (organisation_id, name, description, role_type) values ('01H0000000000000000000RGA1', 'Second lead', 'x', 'lead')$s$,
     '23505', null, null);
+
+-- ---------------------------------------------------------------------------
+-- frames (sql/code/20_frames.sql) and configuration versions
+-- ---------------------------------------------------------------------------
+
+-- (The updates of the counts section above cleared most frames.)
+select pg_temp.check(count(*) > 0, 'updated incidents have no frame') from incidents where frame is null;
+select pg_temp.check(count(*) > 0 and bool_and(f.frame = api.incident_frame_of(i)), 'a missing frame is built on the fly')
+from api.incident_page('01H0000000000000000000RGA1', true, null, null, 250) f
+join incidents i on i.id = f.id
+where i.frame is null;
+create temp table nulls as select count(*) as n from incidents where frame is null;
+select pg_temp.check(incidentd_fill_frames(5) = least(n, 5) and incidentd_fill_frames(1000) = greatest(n - 5, 0)
+                     and incidentd_fill_frames(1000) = 0, 'fill_frames builds the missing ones, in batches')
+from nulls;
+select pg_temp.check(bool_and(i.frame = api.incident_frame_of(i)), 'filled frame = frame of the rows') from incidents i;
+-- Changing an incident by hand clears its frame.
+update incidents set name = 'renamed by hand' where idempotency_key = 'k1' and organisation_id = '01H0000000000000000000RGA1';
+select pg_temp.check(frame is null, 'an update by hand clears the frame')
+from incidents where idempotency_key = 'k1' and organisation_id = '01H0000000000000000000RGA1';
+select pg_temp.check(incidentd_fill_frames(10) = 1, 'and it is built again');
+-- Every configuration write counts in config_versions, per organisation.
+create temp table v0 as select api.config_version('01H0000000000000000000RGA1') as a, api.config_version('01H0000000000000000000RGB1') as b;
+update severities set description = 'changed' where id = '01H0000000000000000000SEV1';
+update incident_types set description = 'changed' where id = '01H0000000000000000000TYP1';
+update incident_roles set description = 'changed' where id = '01H0000000000000000000R0E1';
+update custom_fields set description = 'changed' where id = '01H0000000000000000000FSS1';
+update custom_field_options set value = 'Changed' where id = '01H0000000000000000000PSS1';
+update users set name = 'Lisa L' where id = '01H0000000000000000000VSR1';
+update api_keys set name = 'Key A renamed' where id = '01H0000000000000000000KEYA';
+select pg_temp.check(api.config_version('01H0000000000000000000RGA1') = a + 7
+                     and api.config_version('01H0000000000000000000RGB1') = b, 'config writes count per organisation')
+from v0;
 
 \echo smoke: all checks passed

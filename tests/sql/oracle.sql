@@ -1,4 +1,11 @@
--- The incident renderer: IncidentV1 JSON of a set of incidents.
+-- The test oracle of the read path (docs/DESIGN.md, "Read path"): the
+-- IncidentV1 renderer that ran in PostgreSQL until the worker assembled
+-- incidents from stored frames, kept verbatim (schema renamed to oracle).
+-- tests/e2e/test_render_oracle.py loads it into the test database and
+-- compares, byte for byte, what the API answers with what this renders.
+-- Never loaded into a real database.
+
+create schema if not exists oracle;
 
 -- Renders the incidents p_ids of organisation p_org as a JSON array in the
 -- order of p_ids, in one statement. Ids that are not incidents of p_org are
@@ -16,7 +23,7 @@
 -- more than running it. plpgsql keeps the plan for the session, and
 -- force_generic_plan stops the plan cache from re-planning it on every call
 -- because a one-element array looks cheaper to a custom plan.
-create or replace function api.incidents_json(p_org text, p_ids text[]) returns json
+create or replace function oracle.incidents_json(p_org text, p_ids text[]) returns json
 language plpgsql stable
 set plan_cache_mode = force_generic_plan
 as $$
@@ -133,15 +140,92 @@ begin
 end
 $$;
 
-comment on function api.incidents_json(text, text[]) is
+comment on function oracle.incidents_json(text, text[]) is
     'IncidentV1 JSON of the given incidents of one organisation, as an array in the order given.';
 
 -- One incident as IncidentV1 JSON; null if it is not an incident of p_org.
-create or replace function api.incident_json(p_org text, p_id text) returns json
+create or replace function oracle.incident_json(p_org text, p_id text) returns json
 language sql stable
 as $$
-    select api.incidents_json(p_org, array[p_id]) -> 0
+    select oracle.incidents_json(p_org, array[p_id]) -> 0
 $$;
 
-comment on function api.incident_json(text, text) is
+comment on function oracle.incident_json(text, text) is
     'IncidentV1 JSON of one incident of the organisation (null if none). Used by incident_create, incident_show and, through incidents_json, incident_list.';
+
+-- ---------------------------------------------------------------------------
+-- The old api functions' bodies, from what the api functions answer now
+-- (ids and frames) rendered by the oracle: what tests/sql/smoke.sql checks.
+-- ---------------------------------------------------------------------------
+
+create or replace function oracle.body(p_org text, p_id text) returns text
+language sql stable
+as $$
+    select json_build_object('incident', oracle.incident_json(p_org, p_id))::text
+$$;
+
+create or replace function oracle.incident_show(p_org text, p_id text, p_can_see_private boolean)
+returns text
+language sql stable
+as $$
+    select oracle.body(p_org, s.id) from api.incident_show(p_org, p_id, p_can_see_private) s
+$$;
+
+create or replace function oracle.incident_replay(p_org text, p_key text) returns text
+language sql stable
+as $$
+    select oracle.body(p_org, r.id) from api.incident_replay(p_org, p_key) r
+$$;
+
+-- plpgsql, so that the rendering runs after the create, on a snapshot that
+-- sees it.
+create or replace function oracle.incident_create_by_key(p_org text, p_api_key_id text, p_id text,
+                                                         p_key text, p_payload text)
+returns table (replayed boolean, body text)
+language plpgsql volatile
+as $$
+declare
+    v_replayed boolean;
+    v_id       text;
+begin
+    select c.replayed, c.id into v_replayed, v_id
+    from api.incident_create_by_key(p_org, p_api_key_id, p_id, p_key, p_payload) c;
+    return query select v_replayed, oracle.body(p_org, v_id);
+end
+$$;
+
+create or replace function oracle.incident_create(p_org text, p_api_key_id text, p_id text, p_payload jsonb)
+returns table (replayed boolean, body text)
+language sql volatile
+as $$
+    select * from oracle.incident_create_by_key(p_org, p_api_key_id, p_id,
+                                                p_payload ->> 'idempotency_key', p_payload::text)
+$$;
+
+create or replace function oracle.incident_list(p_org text, p_can_see_private boolean, p_statuses text[],
+                                                p_after text, p_page_size integer) returns text
+language plpgsql stable
+as $$
+declare
+    v_size  integer := least(greatest(coalesce(p_page_size, 25), 1), 250);
+    v_total bigint;
+    v_ids   text[];
+    v_more  boolean;
+begin
+    select max(p.total), coalesce(array_agg(p.id order by p.ord) filter (where p.id is not null), '{}')
+    into v_total, v_ids
+    from api.incident_page(p_org, p_can_see_private, p_statuses, p_after, p_page_size)
+         with ordinality as p(id, frame, total, config_version, ord);
+    v_more := cardinality(v_ids) > v_size;
+    if v_more then
+        v_ids := v_ids[1:v_size];
+    end if;
+    return json_build_object(
+        'incidents', oracle.incidents_json(p_org, v_ids),
+        'pagination_meta', json_strip_nulls(json_build_object(
+            'page_size', v_size,
+            'total_record_count', v_total,
+            'after', case when v_more then v_ids[v_size] end))
+    )::text;
+end
+$$;

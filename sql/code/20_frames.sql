@@ -1,0 +1,290 @@
+-- Frames: the incident's own part of its IncidentV1 rendering, built when
+-- the incident is written and stored in incidents.frame. The worker
+-- answers a read by filling a frame in with configuration objects from its
+-- cache (docs/DESIGN.md, "Read path"), so PostgreSQL only looks rows up.
+--
+-- A frame is IncidentV1's JSON text in which each configuration object is
+-- left out and named by a reference instead: byte 0x01, a tag letter, a
+-- payload, byte 0x02. The text between references is final, escaped by
+-- PostgreSQL's to_json exactly as the renderer before frames
+-- (tests/sql/oracle.sql) escaped it, so it never holds a byte below 0x20.
+--   K<api key id>            creator: {"api_key":{"id":…,"name":…}}
+--   S<severity id>           SeverityV1
+--   T<incident type id>      IncidentTypeV1
+--   U<user id>               UserV1, an assignee
+--   R<incident role id>      IncidentRoleV1
+--   F<field id>:<µs>         CustomFieldTypeInfoV1 with the options that were
+--                            live at <µs>, the incident's created_at in
+--                            microseconds since 1970
+--   O<option id>             CustomFieldOptionV1, a value
+--   P<reference number>      ,"permalink":"<public URL>/incidents/<n>", or
+--                            nothing when the worker has no public URL
+-- api.config_objects answers the worker's questions about those objects.
+
+create or replace function api.frame_ref(p_tag text, p_payload text) returns text
+language sql immutable
+as $$
+    select E'\x01' || p_tag || p_payload || E'\x02'
+$$;
+
+create or replace function api.epoch_us(p_at timestamptz) returns bigint
+language sql immutable
+as $$
+    select (extract(epoch from p_at) * 1000000)::bigint
+$$;
+
+-- One element of incident_role_assignments.
+create or replace function api.assignment_frame(p_role_id text, p_user_id text) returns text
+language sql immutable
+as $$
+    select '{"assignee":' || api.frame_ref('U', p_user_id) || ',"role":' || api.frame_ref('R', p_role_id) || '}'
+$$;
+
+-- One element of a custom field entry's values: exactly one argument is
+-- not null (the CHECK of incident_custom_field_values).
+create or replace function api.value_frame(p_option_id text, p_text text, p_link text, p_numeric numeric)
+returns text
+language sql immutable
+as $$
+    select case
+        when p_option_id is not null then '{"value_option":' || api.frame_ref('O', p_option_id) || '}'
+        when p_text is not null then '{"value_text":' || to_json(p_text)::text || '}'
+        when p_link is not null then '{"value_link":' || to_json(p_link)::text || '}'
+        else '{"value_numeric":' || to_json(p_numeric::text)::text || '}'
+    end
+$$;
+
+-- One element of custom_field_entries: p_values is its values' frames,
+-- comma-separated.
+create or replace function api.entry_frame(p_field_id text, p_incident_created_at timestamptz,
+                                           p_values text) returns text
+language sql immutable
+as $$
+    select '{"custom_field":' || api.frame_ref('F', p_field_id || ':' || api.epoch_us(p_incident_created_at))
+        || ',"values":[' || p_values || ']}'
+$$;
+
+-- The frame of incident i, given its role assignments' and custom field
+-- entries' frames (comma-separated, in order; null for none). Optional
+-- fields that are null are left out, as the API leaves them out.
+create or replace function api.incident_frame(i incidents, p_assignments text, p_entries text)
+returns text
+language sql stable
+as $$
+    select '{"id":' || to_json((i).id)::text
+        || ',"reference":"INC-' || (i).reference_number || '"'
+        || ',"name":' || to_json((i).name)::text
+        || coalesce(',"summary":' || to_json((i).summary)::text, '')
+        || ',"status":' || to_json((i).status)::text
+        || ',"visibility":' || to_json((i).visibility)::text
+        || ',"mode":' || to_json((i).mode)::text
+        || ',"creator":' || api.frame_ref('K', (i).creator_api_key_id)
+        || coalesce(',"severity":' || api.frame_ref('S', (i).severity_id), '')
+        || coalesce(',"incident_type":' || api.frame_ref('T', (i).incident_type_id), '')
+        || ',"incident_role_assignments":[' || coalesce(p_assignments, '') || ']'
+        || ',"custom_field_entries":[' || coalesce(p_entries, '') || ']'
+        || ',"slack_team_id":' || to_json((i).slack_team_id)::text
+        || ',"slack_channel_id":' || to_json((i).slack_channel_id)::text
+        -- computed for rows loaded by hand without one
+        || ',"slack_channel_name":' || to_json(coalesce(nullif((i).slack_channel_name, ''),
+                                                        api.slack_channel_name((i).reference_number, (i).name)))::text
+        || api.frame_ref('P', (i).reference_number::text)
+        || ',"timestamps":[{"name":"last_activity","last_occurred_at":"' || api.ts((i).updated_at) || '"}]'
+        || ',"created_at":"' || api.ts((i).created_at) || '"'
+        || ',"updated_at":"' || api.ts((i).updated_at) || '"}'
+$$;
+
+-- The frame of incident i from its rows: what reads use while i.frame is
+-- NULL, and what incidentd_fill_frames stores.
+create or replace function api.incident_frame_of(i incidents) returns text
+language sql stable
+as $$
+    select api.incident_frame(i,
+        (select string_agg(api.assignment_frame(a.incident_role_id, a.user_id), ',' order by a.position)
+         from incident_role_assignments a
+         where a.incident_id = (i).id),
+        (select string_agg(api.entry_frame(e.custom_field_id, (i).created_at, e.vals), ',' order by e.entry_position)
+         from (select v.custom_field_id, min(v.entry_position) as entry_position,
+                      string_agg(api.value_frame(v.value_option_id, v.value_text, v.value_link, v.value_numeric),
+                                 ',' order by v.value_position) as vals
+               from incident_custom_field_values v
+               where v.incident_id = (i).id
+               group by v.custom_field_id) e))
+$$;
+
+comment on function api.incident_frame(incidents, text, text) is
+    'The frame of an incident (the header of sql/code/20_frames.sql says what a frame is), given its role assignments'' and custom field entries'' frames.';
+comment on function api.incident_frame_of(incidents) is
+    'The frame of an incident, built from its rows.';
+
+-- Builds up to p_batch missing frames (oldest incidents first) and returns
+-- how many it built: call it until it returns 0 after an upgrade or a load
+-- by hand, each call its own short transaction.
+create or replace function incidentd_fill_frames(p_batch integer) returns integer
+language sql volatile
+as $$
+    with todo as (
+        select i.id from incidents i
+        where i.frame is null
+        order by i.id
+        limit p_batch
+        for update skip locked
+    ), done as (
+        update incidents i set frame = api.incident_frame_of(i)
+        from todo
+        where i.id = todo.id
+        returning 1
+    )
+    select count(*)::integer from done
+$$;
+
+comment on function incidentd_fill_frames(integer) is
+    'Builds up to the given number of missing incident frames; returns how many. Run until it returns 0 (docs/SCHEMA.md, "Frames").';
+
+-- ---------------------------------------------------------------------------
+-- The configuration objects the frames name
+-- ---------------------------------------------------------------------------
+
+-- The organisation's configuration version (config_versions).
+create or replace function api.config_version(p_org text) returns bigint
+language sql stable
+as $$
+    select coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+$$;
+
+-- The rendered objects that references p_refs name ("S01H…", "F01H…" for a
+-- custom field: its head and all its options; tags as in the header), with
+-- the configuration version they were read at. Each object's JSON is
+-- compact, as it appears inside an incident. A custom field answers one row
+-- with its head ({"id","name","description","field_type" without the
+-- closing brace) and created_us null, then a row per option, archived ones
+-- included, in display order, with the option's created_at and archived_at
+-- in microseconds. References that name nothing answer no row.
+create or replace function api.config_objects(p_org text, p_refs text[])
+returns table (ref text, doc text, created_us bigint, archived_us bigint, config_version bigint)
+language plpgsql stable
+as $$
+declare
+    v_version bigint := api.config_version(p_org);
+    -- the ids of each tag, so that each lookup is an index scan
+    v_s text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'S');
+    v_t text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'T');
+    v_r text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'R');
+    v_u text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'U');
+    v_k text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'K');
+    v_o text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'O');
+    v_f text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'F');
+begin
+    return query
+        select 'S' || s.id, json_strip_nulls(api.severity_json(s))::text, null::bigint, null::bigint, v_version
+        from severities s
+        where s.organisation_id = p_org and s.id = any (v_s)
+        union all
+        select 'T' || t.id, json_strip_nulls(api.incident_type_json(t))::text, null, null, v_version
+        from incident_types t
+        where t.organisation_id = p_org and t.id = any (v_t)
+        union all
+        select 'R' || r.id, json_strip_nulls(api.incident_role_json(r))::text, null, null, v_version
+        from incident_roles r
+        where r.organisation_id = p_org and r.id = any (v_r)
+        union all
+        select 'U' || u.id, json_strip_nulls(api.user_json(u))::text, null, null, v_version
+        from users u
+        where u.organisation_id = p_org and u.id = any (v_u)
+        union all
+        select 'K' || k.id,
+               json_strip_nulls(json_build_object('api_key', json_build_object('id', k.id, 'name', k.name)))::text,
+               null, null, v_version
+        from api_keys k
+        where k.organisation_id = p_org and k.id = any (v_k)
+        union all
+        select 'O' || o.id, json_strip_nulls(api.custom_field_option_json(o))::text, null, null, v_version
+        from custom_field_options o
+        where o.organisation_id = p_org and o.id = any (v_o);
+    return query
+        select x.ref, x.doc, x.created_us, x.archived_us, v_version
+        from (
+            select 'F' || f.id as ref, 0 as ord, 0::bigint as sort_key, '' as sort_value, '' as sort_id,
+                   left(json_strip_nulls(json_build_object(
+                       'id', f.id, 'name', f.name, 'description', f.description,
+                       'field_type', f.field_type))::text, -1) as doc,
+                   null::bigint as created_us, null::bigint as archived_us
+            from custom_fields f
+            where f.organisation_id = p_org and f.id = any (v_f)
+            union all
+            select 'F' || o.custom_field_id, 1, o.sort_key, o.value, o.id,
+                   json_strip_nulls(api.custom_field_option_json(o))::text,
+                   api.epoch_us(o.created_at), api.epoch_us(o.archived_at)
+            from custom_field_options o
+            where o.organisation_id = p_org and o.custom_field_id = any (v_f)
+        ) x
+        order by x.ref, x.ord, x.sort_key, x.sort_value, x.sort_id;
+end
+$$;
+
+comment on function api.config_objects(text, text[]) is
+    'Compact JSON of the configuration objects that frame references name, with the organisation''s configuration version: what the worker caches to fill frames in.';
+
+-- Bumps the organisation's configuration version: a trigger on every table
+-- whose rows a frame reference can name.
+create or replace function incidentd_bump_config_version() returns trigger
+language plpgsql
+as $$
+begin
+    insert into config_versions as v (organisation_id, version)
+    values (case when tg_op = 'DELETE' then old.organisation_id else new.organisation_id end, 1)
+    on conflict (organisation_id) do update set version = v.version + 1;
+    if tg_op = 'UPDATE' and new.organisation_id is distinct from old.organisation_id then
+        insert into config_versions as v (organisation_id, version)
+        values (old.organisation_id, 1)
+        on conflict (organisation_id) do update set version = v.version + 1;
+    end if;
+    return null;
+end
+$$;
+
+comment on function incidentd_bump_config_version() is
+    'Trigger: counts a change to an organisation''s configuration in config_versions, which tells the workers that their cached objects of it are stale.';
+
+create or replace trigger severities_config_version
+    after insert or update or delete on severities
+    for each row execute function incidentd_bump_config_version();
+create or replace trigger incident_types_config_version
+    after insert or update or delete on incident_types
+    for each row execute function incidentd_bump_config_version();
+create or replace trigger incident_roles_config_version
+    after insert or update or delete on incident_roles
+    for each row execute function incidentd_bump_config_version();
+create or replace trigger custom_fields_config_version
+    after insert or update or delete on custom_fields
+    for each row execute function incidentd_bump_config_version();
+create or replace trigger custom_field_options_config_version
+    after insert or update or delete on custom_field_options
+    for each row execute function incidentd_bump_config_version();
+create or replace trigger users_config_version
+    after insert or update or delete on users
+    for each row execute function incidentd_bump_config_version();
+create or replace trigger api_keys_config_version
+    after insert or update or delete on api_keys
+    for each row execute function incidentd_bump_config_version();
+
+-- A frame follows its row: an UPDATE that changes the incident but not its
+-- frame (by hand, or by code that forgot) sets the frame to NULL, so the
+-- reads build it again from the rows.
+create or replace function incidentd_incident_frame_reset() returns trigger
+language plpgsql
+as $$
+begin
+    if new.frame is not distinct from old.frame and new is distinct from old then
+        new.frame := null;
+    end if;
+    return new;
+end
+$$;
+
+comment on function incidentd_incident_frame_reset() is
+    'Trigger: an UPDATE of an incident that leaves its frame as it was clears the frame, which is then built again from the row.';
+
+create or replace trigger incidents_frame_reset
+    before update on incidents
+    for each row execute function incidentd_incident_frame_reset();
