@@ -37,10 +37,14 @@ static struct incd_stmt replay_stmt = {
 static struct incd_stmt show_stmt = {
     "incident_show", "SELECT frame, config_version FROM api.incident_show($1, $2, $3::boolean)", 3,
     0};
-static struct incd_stmt page_stmt = {
-    "incident_page",
-    "SELECT id, frame, total, config_version "
-    "FROM api.incident_page($1, $2::boolean, $3::text[], $4, $5::int)",
+static struct incd_stmt page_stmt = {"incident_page",
+				     "SELECT id, frame, total, config_version, after_ok "
+				     "FROM api.incident_page($1, $2::boolean, $3, $4::int)",
+				     4, 0};
+static struct incd_stmt page_by_status_stmt = {
+    "incident_page_by_status",
+    "SELECT id, frame, total, config_version, after_ok "
+    "FROM api.incident_page_by_status($1, $2::boolean, $3::text[], $4, $5::int)",
     5, 0};
 
 static const char *const visibilities[] = {"public", "private", NULL};
@@ -282,7 +286,11 @@ bool incd_h_incidents_show(struct incd_ctx *ctx)
 	struct pg_result *res = NULL;
 	if (!incd_db_exec(ctx->db, &show_stmt, values, NULL, NULL, &res, ctx->err))
 		return false;
-	bool ok = respond_incident(ctx, res, 0);
+	/* No row: unknown, another organisation's, or private and not visible
+	 * to this key: all look the same from outside. */
+	bool ok = incd_db_ntuples(res) == 1 ? respond_incident(ctx, res, 0)
+					    : incd_fail(ctx->err, 404, "not_found", NULL,
+							"No incident with this id was found");
 	incd_db_clear(res);
 	return ok;
 }
@@ -343,25 +351,30 @@ static bool parse_list_query(const char *query, struct list_query *q, struct inc
 	return true;
 }
 
-/* The page's body from api.incident_page's rows: a header row (total,
- * configuration version), then up to page_size + 1 incidents. The spacing
+/* The page's body from api.incident_page's rows: up to page_size + 1
+ * incidents, each row with the meta columns (total, configuration version,
+ * after_ok); an empty page is one row without an incident. The spacing
  * outside the incidents is json_build_object's, as before frames. */
 static bool respond_page(struct incd_ctx *ctx, const struct pg_result *res, long page_size)
 {
 	struct incd_frame frames[MAX_PAGE_SIZE];
 	struct incd_buf *out = &ctx->resp->body;
 	int rows = incd_db_ntuples(res);
-	size_t n = rows > 1 ? (size_t)(rows - 1) : 0;
+	const char *after_ok = rows > 0 ? incd_db_value(res, 0, 4) : NULL;
+	size_t n = rows > 0 && incd_db_value(res, 0, 0) != NULL ? (size_t)rows : 0;
 	bool more = n > (size_t)page_size;
 
-	if (rows < 1)
+	if (after_ok == NULL)
 		return incd_fail(ctx->err, 500, "internal_error", NULL,
 				 "An internal error occurred; it has been logged");
+	if (after_ok[0] != 't')
+		return incd_fail(ctx->err, 422, "invalid_value", "after",
+				 "after must be the id of an incident from the previous page");
 	if (more)
 		n = (size_t)page_size;
 	for (size_t i = 0; i < n; i++) {
-		frames[i].text = incd_db_value(res, (int)i + 1, 1);
-		frames[i].len = (size_t)incd_db_length(res, (int)i + 1, 1);
+		frames[i].text = incd_db_value(res, (int)i, 1);
+		frames[i].len = (size_t)incd_db_length(res, (int)i, 1);
 		if (frames[i].text == NULL)
 			return incd_fail(ctx->err, 500, "internal_error", NULL,
 					 "An internal error occurred; it has been logged");
@@ -374,7 +387,7 @@ static bool respond_page(struct incd_ctx *ctx, const struct pg_result *res, long
 		      "], \"pagination_meta\" : {\"page_size\":%ld,\"total_record_count\":%lld",
 		      page_size, value_ll(res, 0, 2));
 	if (more)
-		incd_buf_addf(out, ",\"after\":\"%s\"", incd_db_value(res, (int)n, 0));
+		incd_buf_addf(out, ",\"after\":\"%s\"", incd_db_value(res, (int)n - 1, 0));
 	incd_buf_adds(out, "}}");
 	return true;
 }
@@ -384,16 +397,22 @@ bool incd_h_incidents_list(struct incd_ctx *ctx)
 	struct list_query q;
 	char page_size[24];
 	struct pg_result *res = NULL;
+	bool ok;
 
 	if (!parse_list_query(ctx->req->query, &q, ctx->err))
 		return false;
 	snprintf(page_size, sizeof page_size, "%ld", q.page_size);
-	const char *values[] = {ctx->who->organisation_id, can_see_private(ctx),
-				q.statuses[0] ? q.statuses : NULL, q.after[0] ? q.after : NULL,
-				page_size};
-	if (!incd_db_exec(ctx->db, &page_stmt, values, NULL, NULL, &res, ctx->err))
-		return false;
-	bool ok = respond_page(ctx, res, q.page_size);
+	const char *org = ctx->who->organisation_id, *priv = can_see_private(ctx);
+	const char *after = q.after[0] ? q.after : NULL;
+	if (q.statuses[0] != '\0') {
+		const char *values[] = {org, priv, q.statuses, after, page_size};
+		ok =
+		    incd_db_exec(ctx->db, &page_by_status_stmt, values, NULL, NULL, &res, ctx->err);
+	} else {
+		const char *values[] = {org, priv, after, page_size};
+		ok = incd_db_exec(ctx->db, &page_stmt, values, NULL, NULL, &res, ctx->err);
+	}
+	ok = ok && respond_page(ctx, res, q.page_size);
 	incd_db_clear(res);
 	return ok;
 }

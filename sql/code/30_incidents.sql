@@ -4,132 +4,141 @@
 -- Show, list and the replay probe answer frames (sql/code/20_frames.sql)
 -- with the organisation's configuration version, which the worker fills in
 -- from its cache; a NULL frame (an incident not yet framed) is built on the
--- fly.
+-- fly. They are single-statement SQL functions on purpose: PostgreSQL
+-- inlines them into the worker's prepared statement, which then costs what
+-- the plain index lookup costs (pgbench on the benchmark's data: 113 000
+-- shows a second as inlined SQL, 40 000 as plpgsql). So they raise nothing:
+-- the worker turns "no row" into its 404 and a cursor that is not found
+-- into its 422.
 
 create or replace function api.incident_show(p_org text, p_id text, p_can_see_private boolean)
-returns table (id text, frame text, config_version bigint)
-language plpgsql stable
+returns table (frame text, config_version bigint)
+language sql stable
 as $$
-begin
-    return query
-        select i.id, coalesce(i.frame, api.incident_frame_of(i)), api.config_version(p_org)
-        from incidents i
-        where i.organisation_id = p_org
-          and i.id = p_id
-          and (coalesce(p_can_see_private, false) or i.visibility = 'public');
-    if not found then
-        -- Unknown, another organisation's, or private and not visible to
-        -- this key: all look the same from outside.
-        perform api.fail('IX404', 'id', 'not_found', 'No incident with this id was found');
-    end if;
-end
+    select coalesce(i.frame, api.incident_frame_of(i)),
+           coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+    from incidents i
+    where i.organisation_id = p_org
+      and i.id = p_id
+      and (coalesce(p_can_see_private, false) or i.visibility = 'public')
 $$;
 
 comment on function api.incident_show(text, text, boolean) is
-    'The frame of one incident and the configuration version, or error IX404 if the key may not see it.';
+    'The frame of one incident and the configuration version; no row if the key may not see it (unknown, another organisation''s, or private).';
 
 -- A page of incidents, newest first, keyset-paginated on (created_at, id):
--- first a header row (id and frame null) with total_record_count and the
--- configuration version, then up to page size + 1 incidents (one more than
--- the page says another page exists, which starts after the page's last
--- id). STABLE: every statement runs on the caller's snapshot, so the page
--- and the total agree with each other. Each statement is a plain index
--- scan whose plan does not depend on statistics.
-create or replace function api.incident_page(p_org text, p_can_see_private boolean, p_statuses text[],
-                                             p_after text, p_page_size integer)
-returns table (id text, frame text, total bigint, config_version bigint)
-language plpgsql stable
+-- up to page size + 1 rows (one more than the page says that another page
+-- exists, which starts after the page's last id), each with the meta
+-- columns: total_record_count, the configuration version, and after_ok,
+-- false when p_after is not an incident the key can see. An empty page is
+-- one row of meta columns with id and frame null. STABLE: one snapshot, so
+-- the page and the total agree. The plan is an index scan backwards from
+-- the cursor whatever the statistics say.
+create or replace function api.incident_page(p_org text, p_can_see_private boolean, p_after text,
+                                             p_page_size integer)
+returns table (id text, frame text, total bigint, config_version bigint, after_ok boolean)
+language sql stable
 as $$
-declare
-    v_private   boolean := coalesce(p_can_see_private, false);
-    v_size      integer := least(greatest(coalesce(p_page_size, 25), 1), 250);
-    v_statuses  text[];
-    -- Keyset cursor; the sentinel sorts after every real incident.
-    v_cursor_at timestamptz := 'infinity';
-    v_cursor_id text := '';
-begin
-    -- Repeated statuses count once; an empty list means no filter.
-    if p_statuses is not null then
-        select array_agg(distinct s) into v_statuses
-        from unnest(p_statuses) as s
-        where s is not null;
-    end if;
-
-    if p_after is not null then
-        select i.created_at, i.id into v_cursor_at, v_cursor_id
+    with cursor as (
+        -- the sentinel sorts after every real incident
+        select 'infinity'::timestamptz as created_at, ''::text as id
+        where p_after is null
+        union all
+        select i.created_at, i.id
         from incidents i
-        where i.organisation_id = p_org
+        where p_after is not null
+          and i.organisation_id = p_org
           and i.id = p_after
-          and (v_private or i.visibility = 'public');
-        if not found then
-            perform api.fail('IX422', 'after', 'invalid_value',
-                             'after must be the id of an incident from the previous page');
-        end if;
-    end if;
-
-    -- Exact, without count(*): incident_counts is kept by triggers.
-    return query
-        select null::text, null::text, coalesce(sum(c.incident_count), 0)::bigint, api.config_version(p_org)
-        from incident_counts c
-        where c.organisation_id = p_org
-          and (v_statuses is null or c.status = any (v_statuses))
-          and (v_private or c.visibility = 'public');
-
-    if v_statuses is null then
+          and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+    ), meta as (
+        select (select coalesce(sum(c.incident_count), 0)::bigint
+                from incident_counts c
+                where c.organisation_id = p_org
+                  and (coalesce(p_can_see_private, false) or c.visibility = 'public')) as total,
+               coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+                   as config_version,
+               exists (select from cursor) as after_ok
+    )
+    select p.id, p.frame, m.total, m.config_version, m.after_ok
+    from meta m
+    left join lateral (
         -- incidents_org_created, scanned backwards from the cursor
-        return query
-            select i.id, coalesce(i.frame, api.incident_frame_of(i)), null::bigint, null::bigint
-            from incidents i
-            where i.organisation_id = p_org
-              and (i.created_at, i.id) < (v_cursor_at, v_cursor_id)
-              and (v_private or i.visibility = 'public')
-            order by i.created_at desc, i.id desc
-            limit v_size + 1;
-    else
-        -- One ordered incidents_org_status_created scan per status, merged:
-        -- cost stays proportional to the page even for rare statuses.
-        return query
-            select p.id, p.frame, null::bigint, null::bigint
-            from (
-                select x.id, x.created_at, x.frame
-                from unnest(v_statuses) as st(status)
-                cross join lateral (
-                    select i.id, i.created_at, coalesce(i.frame, api.incident_frame_of(i)) as frame
-                    from incidents i
-                    where i.organisation_id = p_org
-                      and i.status = st.status
-                      and (i.created_at, i.id) < (v_cursor_at, v_cursor_id)
-                      and (v_private or i.visibility = 'public')
-                    order by i.created_at desc, i.id desc
-                    limit v_size + 1
-                ) x
-                order by x.created_at desc, x.id desc
-                limit v_size + 1
-            ) p;
-    end if;
-end
+        select i.id, coalesce(i.frame, api.incident_frame_of(i)) as frame
+        from incidents i, cursor k
+        where i.organisation_id = p_org
+          and (i.created_at, i.id) < (k.created_at, k.id)
+          and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+        order by i.created_at desc, i.id desc
+        limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
+    ) p on true
 $$;
 
-comment on function api.incident_page(text, boolean, text[], text, integer) is
-    'A page of incidents as frames: a header row (total_record_count, configuration version), then up to page size + 1 rows (id, frame) newest first; IX422 (detail after) for a cursor that is not a visible incident.';
+comment on function api.incident_page(text, boolean, text, integer) is
+    'A page of incidents as frames, newest first, with total_record_count, the configuration version and whether the cursor was found on every row (sql/code/30_incidents.sql).';
 
--- The replay probe. The worker looks a create's idempotency key up before
--- it parses and checks the rest of the body: a known key is answered from
--- here (the new payload is ignored, CONTRACT "Create"), and only a new key
--- pays for validation and api.incident_create_by_key, which still settles
--- concurrent first creates (INSERT ... ON CONFLICT). tests/bench measured
--- the worker's JSON work as the main part of a replay's cost outside
--- PostgreSQL.
+-- api.incident_page with a status filter (p_statuses not empty; repeats
+-- count once): one ordered incidents_org_status_created scan per status,
+-- merged, so the cost stays proportional to the page even for rare
+-- statuses. A function of its own rather than a branch of the one above:
+-- each keeps one plan.
+create or replace function api.incident_page_by_status(p_org text, p_can_see_private boolean,
+                                                       p_statuses text[], p_after text,
+                                                       p_page_size integer)
+returns table (id text, frame text, total bigint, config_version bigint, after_ok boolean)
+language sql stable
+as $$
+    with cursor as (
+        select 'infinity'::timestamptz as created_at, ''::text as id
+        where p_after is null
+        union all
+        select i.created_at, i.id
+        from incidents i
+        where p_after is not null
+          and i.organisation_id = p_org
+          and i.id = p_after
+          and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+    ), meta as (
+        select (select coalesce(sum(c.incident_count), 0)::bigint
+                from incident_counts c
+                where c.organisation_id = p_org
+                  and c.status = any (p_statuses)
+                  and (coalesce(p_can_see_private, false) or c.visibility = 'public')) as total,
+               coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+                   as config_version,
+               exists (select from cursor) as after_ok
+    )
+    select p.id, p.frame, m.total, m.config_version, m.after_ok
+    from meta m
+    left join lateral (
+        select x.id, x.frame
+        from (select distinct s from unnest(p_statuses) as s where s is not null) as st(status)
+        cross join cursor k
+        cross join lateral (
+            select i.id, i.created_at, coalesce(i.frame, api.incident_frame_of(i)) as frame
+            from incidents i
+            where i.organisation_id = p_org
+              and i.status = st.status
+              and (i.created_at, i.id) < (k.created_at, k.id)
+              and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+            order by i.created_at desc, i.id desc
+            limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
+        ) x
+        order by x.created_at desc, x.id desc
+        limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
+    ) p on true
+$$;
+
+comment on function api.incident_page_by_status(text, boolean, text[], text, integer) is
+    'api.incident_page for the incidents in any of the given statuses.';
+
 create or replace function api.incident_replay(p_org text, p_key text)
 returns table (id text, frame text, config_version bigint)
-language plpgsql stable
+language sql stable
 as $$
-begin
-    return query
-        select i.id, coalesce(i.frame, api.incident_frame_of(i)), api.config_version(p_org)
-        from incidents i
-        where i.organisation_id = p_org and i.idempotency_key = p_key;
-end
+    select i.id, coalesce(i.frame, api.incident_frame_of(i)),
+           coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+    from incidents i
+    where i.organisation_id = p_org and i.idempotency_key = p_key
 $$;
 
 comment on function api.incident_replay(text, text) is

@@ -18,8 +18,9 @@
  * the endpoint's statement once and, per request, executes it with the next
  * of the parameter sets (a file of lines, values separated by tabs: the
  * database ceiling's statement and values, cycled as pgbench
- * cycles its scripts) and answers the captured response's CGI headers
- * followed by the statement's one value as the body. That is the whole
+ * cycles its scripts) and, once the statement has answered, writes the
+ * captured response, the very bytes incidentd sends (the statements answer
+ * frames that incidentd fills in: docs/DESIGN.md, "Read path"). That is the whole
  * chain a request of incidentd's passes through (nginx, a FastCGI worker, a
  * round trip to PostgreSQL) without incidentd's own code: no routing, no
  * authentication, no JSON, no log line.
@@ -61,7 +62,6 @@ struct passthrough {
 	const char **values; /* nsets rows of MAX_PARAMS slots, nparams used */
 	int nsets;
 	int nparams;
-	size_t head_len; /* the captured response's CGI headers */
 };
 
 static volatile sig_atomic_t quit;
@@ -162,17 +162,17 @@ static PGconn *passthrough_connect(const struct passthrough *pt)
 	return conn;
 }
 
-/* Answers one request in pass-through mode: the headers of the captured
- * response, then the statement's value. -1 when the statement fails. */
+/* Answers one request in pass-through mode: runs the statement, then
+ * writes the captured response. -1 when the statement fails or answers no
+ * row. */
 static int passthrough_respond(FCGX_Request *fr, PGconn *conn, const struct passthrough *pt,
-			       const char *const *values, const char *head)
+			       const char *const *values, const char *resp, size_t resp_len)
 {
 	PGresult *r = PQexecPrepared(conn, "pass", pt->nparams, values, NULL, NULL, 0);
 	int rc = -1;
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-		struct incd_fcgi_part parts[] = {
-		    {head, pt->head_len}, {PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0)}};
-		incd_fcgi_respond(fr, parts, 2);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) >= 1) {
+		struct incd_fcgi_part part = {resp, resp_len};
+		incd_fcgi_respond(fr, &part, 1);
 		rc = 0;
 	} else {
 		fprintf(stderr, "fcgi_static: %s", PQerrorMessage(conn));
@@ -257,7 +257,7 @@ static int worker(int listen_fd, const char *resp, size_t resp_len, const struct
 			;
 		if (conn != NULL) {
 			const char *const *values = pt->values + next++ % pt->nsets * MAX_PARAMS;
-			if (passthrough_respond(&fr, conn, pt, values, resp) != 0) {
+			if (passthrough_respond(&fr, conn, pt, values, resp, resp_len) != 0) {
 				failed = 1;
 				break;
 			}
@@ -307,11 +307,8 @@ int main(int argc, char **argv)
 	}
 	size_t resp_len;
 	char *resp = slurp(response, &resp_len);
-	if (pt.conninfo != NULL) {
-		const char *end = strstr(resp, "\r\n\r\n");
-		pt.head_len = end != NULL ? (size_t)(end + 4 - resp) : resp_len;
+	if (pt.conninfo != NULL)
 		read_params(params, &pt);
-	}
 
 	/* The same libfcgi settings as incidentd's master. */
 	incd_fcgi_tune();

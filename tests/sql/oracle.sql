@@ -164,11 +164,17 @@ as $$
     select json_build_object('incident', oracle.incident_json(p_org, p_id))::text
 $$;
 
+-- No row from api.incident_show is the worker's 404.
 create or replace function oracle.incident_show(p_org text, p_id text, p_can_see_private boolean)
 returns text
-language sql stable
+language plpgsql stable
 as $$
-    select oracle.body(p_org, s.id) from api.incident_show(p_org, p_id, p_can_see_private) s
+begin
+    if not exists (select from api.incident_show(p_org, p_id, p_can_see_private)) then
+        perform api.fail('IX404', 'id', 'not_found', 'No incident with this id was found');
+    end if;
+    return oracle.body(p_org, p_id);
+end
 $$;
 
 create or replace function oracle.incident_replay(p_org text, p_key text) returns text
@@ -202,20 +208,36 @@ as $$
                                                 p_payload ->> 'idempotency_key', p_payload::text)
 $$;
 
+-- The worker's list: api.incident_page_by_status when statuses are given
+-- (api.incident_page otherwise); a cursor that is not found is its 422.
 create or replace function oracle.incident_list(p_org text, p_can_see_private boolean, p_statuses text[],
                                                 p_after text, p_page_size integer) returns text
 language plpgsql stable
 as $$
 declare
-    v_size  integer := least(greatest(coalesce(p_page_size, 25), 1), 250);
-    v_total bigint;
-    v_ids   text[];
-    v_more  boolean;
+    v_size     integer := least(greatest(coalesce(p_page_size, 25), 1), 250);
+    v_total    bigint;
+    v_after_ok boolean;
+    v_ids      text[];
+    v_more     boolean;
 begin
-    select max(p.total), coalesce(array_agg(p.id order by p.ord) filter (where p.id is not null), '{}')
-    into v_total, v_ids
-    from api.incident_page(p_org, p_can_see_private, p_statuses, p_after, p_page_size)
-         with ordinality as p(id, frame, total, config_version, ord);
+    if coalesce(cardinality(array_remove(p_statuses, null)), 0) = 0 then
+        select max(p.total), bool_and(p.after_ok),
+               coalesce(array_agg(p.id order by p.ord) filter (where p.id is not null), '{}')
+        into v_total, v_after_ok, v_ids
+        from api.incident_page(p_org, p_can_see_private, p_after, p_page_size)
+             with ordinality as p(id, frame, total, config_version, after_ok, ord);
+    else
+        select max(p.total), bool_and(p.after_ok),
+               coalesce(array_agg(p.id order by p.ord) filter (where p.id is not null), '{}')
+        into v_total, v_after_ok, v_ids
+        from api.incident_page_by_status(p_org, p_can_see_private, p_statuses, p_after, p_page_size)
+             with ordinality as p(id, frame, total, config_version, after_ok, ord);
+    end if;
+    if not v_after_ok then
+        perform api.fail('IX422', 'after', 'invalid_value',
+                         'after must be the id of an incident from the previous page');
+    end if;
     v_more := cardinality(v_ids) > v_size;
     if v_more then
         v_ids := v_ids[1:v_size];

@@ -425,7 +425,7 @@ select pg_temp.expect_err($s$insert into incident_roles (organisation_id, name, 
 -- (The updates of the counts section above cleared most frames.)
 select pg_temp.check(count(*) > 0, 'updated incidents have no frame') from incidents where frame is null;
 select pg_temp.check(count(*) > 0 and bool_and(f.frame = api.incident_frame_of(i)), 'a missing frame is built on the fly')
-from api.incident_page('01H0000000000000000000RGA1', true, null, null, 250) f
+from api.incident_page('01H0000000000000000000RGA1', true, null, 250) f
 join incidents i on i.id = f.id
 where i.frame is null;
 create temp table nulls as select count(*) as n from incidents where frame is null;

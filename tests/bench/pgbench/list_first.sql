@@ -1,1 +1,1 @@
-SELECT api.incident_list(:org, :priv::boolean, NULL::text[], NULL, :page_size::int);
+SELECT id, frame, total, config_version, after_ok FROM api.incident_page(:org, :priv::boolean, NULL, :page_size::int);

@@ -1,1 +1,1 @@
-SELECT api.incident_replay(:org, :key);
+SELECT frame, config_version FROM api.incident_replay(:org, :key);

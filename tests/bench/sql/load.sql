@@ -18,7 +18,8 @@
 -- checks and the incident_counts trigger), which makes the load several
 -- times faster; every reference is drawn from the organisation's own rows,
 -- verify.sql checks that, and incident_counts is rebuilt afterwards with
--- the schema's own incidentd_rebuild_incident_counts().
+-- the schema's own incidentd_rebuild_incident_counts(). Frames are built
+-- from the loaded rows at the end (api.incident_frame_of).
 --
 -- psql variables: org, key_id, n, salt (makes idempotency keys unique).
 \set ON_ERROR_STOP on
@@ -209,6 +210,11 @@ select :'org', b.id, :'f_numeric', 4, 0, null, null, null, floor(random() * 5000
 from b_inc b where random() < 0.4;
 
 update organisations set last_incident_number = :base + :n, updated_at = now() where id = :'org';
+
+-- Each incident's frame, as the API's create stores it (sql/code/20_frames.sql).
+update incidents i set frame = api.incident_frame_of(i)
+from b_inc b
+where i.id = b.id;
 
 commit;
 
