@@ -55,6 +55,8 @@ struct incd_render {
 	struct entry lru;	/* sentinel: lru.lru_next is the most recently used */
 	struct entry **pending; /* entries a render asked for, to load */
 	size_t npending, pending_cap;
+	struct entry **found; /* every reference's entry, in the frames' order */
+	size_t nfound, found_cap;
 	struct incd_buf refs; /* scratch: the text[] literal of a load */
 };
 
@@ -64,14 +66,17 @@ static struct incd_stmt objects_stmt = {
     "$2::text[])",
     2, 0};
 
+/* Keys end in a ULID, whose last 16 characters are random: eight of them,
+ * the tag and eight of the organisation's, multiplied and folded, spread
+ * well and cost a few instructions (a render looks up hundreds of keys). */
 static uint64_t hash_key(const char *key)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (size_t i = 0; i < KEY_LEN; i++) {
-		h ^= (unsigned char)key[i];
-		h *= 1099511628211ull;
-	}
-	return h;
+	uint64_t id, org;
+	memcpy(&id, key + KEY_LEN - 8, 8);
+	memcpy(&org, key + ID_LEN - 8, 8);
+	uint64_t h = (id ^ ((uint64_t)(unsigned char)key[ID_LEN] << 56)) * 0x9e3779b97f4a7c15ull;
+	h ^= org * 0xc2b2ae3d27d4eb4full;
+	return h ^ (h >> 29);
 }
 
 static void lru_unlink(struct entry *e)
@@ -140,6 +145,7 @@ void incd_render_free(struct incd_render *r)
 		entry_remove(r, r->lru.lru_next);
 	free(r->buckets);
 	free(r->pending);
+	free(r->found);
 	free(r->permalink);
 	incd_buf_free(&r->refs);
 	free(r);
@@ -253,23 +259,25 @@ static bool malformed(const char *org, struct incd_error *err)
 			 "An internal error occurred; it has been logged");
 }
 
-static void add_pending(struct incd_render *r, struct entry *e)
+/* Appends e to a growable array of entries. */
+static void push(struct entry ***arr, size_t *n, size_t *cap, struct entry *e)
 {
-	if (r->npending == r->pending_cap) {
-		r->pending_cap = r->pending_cap ? 2 * r->pending_cap : 64;
-		r->pending = incd_xrealloc(r->pending, r->pending_cap * sizeof *r->pending);
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		*arr = incd_xrealloc(*arr, *cap * sizeof **arr);
 	}
-	r->pending[r->npending++] = e;
+	(*arr)[(*n)++] = e;
 }
 
-/* Step 1: every object the frames name is fresh in the cache or pending. */
+/* Step 1: every object the frames name is fresh in the cache or pending,
+ * and r->found lists them in the order the frames name them, for step 3. */
 static bool find_objects(struct incd_render *r, const char *org, long long version,
 			 const struct incd_frame *frames, size_t n, struct incd_error *err)
 {
 	char key[KEY_LEN];
 	struct ref ref;
 
-	r->npending = 0;
+	r->npending = r->nfound = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *p = frames[i].text, *end = p + frames[i].len;
 		while ((p = memchr(p, REF_START, (size_t)(end - p))) != NULL) {
@@ -282,20 +290,22 @@ static bool find_objects(struct incd_render *r, const char *org, long long versi
 				return malformed(org, err);
 			struct entry *e = lookup(r, key);
 			if (e == NULL) {
-				add_pending(r, insert(r, key));
+				e = insert(r, key);
+				push(&r->pending, &r->npending, &r->pending_cap, e);
 			} else if (e->version == NOT_LOADED) {
-				continue; /* pending already */
+				/* pending already */
 			} else if (e->version < version) {
 				r->bytes -= e->bytes;
 				entry_clear(e);
 				e->bytes = sizeof *e + ALLOC_OVERHEAD;
 				r->bytes += e->bytes;
 				e->version = NOT_LOADED;
-				add_pending(r, e);
+				push(&r->pending, &r->npending, &r->pending_cap, e);
 			} else {
 				lru_unlink(e);
 				lru_push_front(r, e);
 			}
+			push(&r->found, &r->nfound, &r->found_cap, e);
 		}
 	}
 	return true;
@@ -407,12 +417,12 @@ static void write_field(const struct entry *e, long long t, struct incd_buf *out
 	incd_buf_add(out, "]}", 2);
 }
 
-/* Step 3: one frame, filled in. */
+/* Step 3: one frame, filled in; *next is the index in r->found of the
+ * frame's first reference, advanced past its last. */
 static bool write_frame(const struct incd_render *r, const char *org, const struct incd_frame *f,
-			struct incd_buf *out, struct incd_error *err)
+			size_t *next, struct incd_buf *out, struct incd_error *err)
 {
 	const char *p = f->text, *end = p + f->len, *q;
-	char key[KEY_LEN];
 	struct ref ref;
 
 	while ((q = memchr(p, REF_START, (size_t)(end - p))) != NULL) {
@@ -428,7 +438,7 @@ static bool write_frame(const struct incd_render *r, const char *org, const stru
 			}
 			continue;
 		}
-		const struct entry *e = ref_key(org, &ref, key) ? lookup(r, key) : NULL;
+		const struct entry *e = *next < r->nfound ? r->found[(*next)++] : NULL;
 		if (e == NULL || e->doc == NULL)
 			return malformed(org, err);
 		if (ref.tag == 'F') {
@@ -463,10 +473,11 @@ bool incd_render_frames(struct incd_render *r, struct incd_db *db, const char *o
 		return malformed(org, err);
 	if (!find_objects(r, org, version, frames, n, err) || !load_pending(r, db, org, err))
 		goto done;
+	size_t next = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			incd_buf_add(out, sep, sep_len);
-		if (!write_frame(r, org, &frames[i], out, err))
+		if (!write_frame(r, org, &frames[i], &next, out, err))
 			goto done;
 	}
 	ok = true;

@@ -64,9 +64,10 @@ as $$
     left join lateral (
         -- incidents_org_created, scanned backwards from the cursor
         select i.id, coalesce(i.frame, api.incident_frame_of(i)) as frame
-        from incidents i, cursor k
+        from incidents i
         where i.organisation_id = p_org
-          and (i.created_at, i.id) < (k.created_at, k.id)
+          -- scalars (InitPlans), so that the index scan starts at the cursor
+          and (i.created_at, i.id) < ((select k.created_at from cursor k), (select k.id from cursor k))
           and (coalesce(p_can_see_private, false) or i.visibility = 'public')
         order by i.created_at desc, i.id desc
         limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
@@ -112,13 +113,12 @@ as $$
     left join lateral (
         select x.id, x.frame
         from (select distinct s from unnest(p_statuses) as s where s is not null) as st(status)
-        cross join cursor k
         cross join lateral (
             select i.id, i.created_at, coalesce(i.frame, api.incident_frame_of(i)) as frame
             from incidents i
             where i.organisation_id = p_org
               and i.status = st.status
-              and (i.created_at, i.id) < (k.created_at, k.id)
+              and (i.created_at, i.id) < ((select k.created_at from cursor k), (select k.id from cursor k))
               and (coalesce(p_can_see_private, false) or i.visibility = 'public')
             order by i.created_at desc, i.id desc
             limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1

@@ -435,6 +435,8 @@ DATABASE_URL=$DBURL "$CTL" migrate >/dev/null
 # renders permalinks as incidentd's workers do (they set this per
 # connection), so that D and P build the very bytes incidentd sends.
 q -c "alter database incidentd set incidentd.public_url = '$STACK_URL'"
+# ... and plan as they plan: generic plans (src/db.c says why).
+q -c "alter database incidentd set plan_cache_mode = force_generic_plan"
 q -f "$BENCH_SRC/sql/helpers.sql"
 
 # new_org NAME N: an organisation with the demo configuration and more,
