@@ -510,6 +510,20 @@ SCEN_TITLES = {
 }
 TARGET_SCENS = ("show", "list_first", "list_deep", "list_status", "create", "replay")
 
+# The read path's targets against C0 (a create is held to C instead).
+C0_TARGETS = {"show": 0.6, "replay": 0.6, "list_first": 0.5, "list_deep": 0.5, "list_status": 0.5}
+
+# PostgreSQL's CPU µs per request behind incidentd before the read path
+# (BENCHMARKS.md of commit 15363ee, a --million run, when PostgreSQL built
+# every JSON document), and how many times lower it must be now.
+PG_US_BEFORE = {
+    4: {"show": 505, "list_first": 4468, "list_deep": 4098, "list_status": 4181, "replay": 441,
+        "create": 2350},
+    16: {"show": 533, "list_first": 5106, "list_deep": 4849, "list_status": 4732, "replay": 438,
+         "create": 2572},
+}
+PG_US_FACTOR = {"show": 3, "replay": 3, "list_first": 5, "list_deep": 5, "list_status": 5}
+
 
 def explain_summary(path):
     """The nested statements of each call in an explain file (explain.sql):
@@ -561,11 +575,21 @@ def point_runs(rdir, lvl, s):
     of the two client counts), and C, the combined ceiling (None without
     both H and D)."""
     pt = {k: load(f"{rdir}/c{lvl}/{s}.{f}.json")
-          for k, f in (("i", "incidentd"), ("h", "http"), ("d", "db"), ("dw", "db_w"), ("p", "pass"))}
-    d, dw = pt["d"], pt["dw"]
-    pt["dd"] = dw if dw and dw.get("ok") and (not d or not d.get("ok") or dw["rps"] > d["rps"]) else d
+          for k, f in (("i", "incidentd"), ("h", "http"), ("d", "db"), ("dw", "db_w"), ("p", "pass"),
+                       ("d0", "db0"), ("d0w", "db0_w"))}
+    pt["dd"] = better(pt["d"], pt["dw"])
     pt["c"] = ceiling(rps(pt["h"]), rps(pt["dd"]))
+    # D0, the stored-document ceiling; a create's D0 is its D (the bytes of
+    # a new incident cannot be stored before it exists).
+    pt["dd0"] = pt["dd"] if s == "create" else better(pt["d0"], pt["d0w"])
+    pt["c0"] = ceiling(rps(pt["h"]), rps(pt["dd0"]))
     return pt
+
+
+def better(d, dw):
+    """The better of a database run at the client count and at the worker
+    count (either may be missing)."""
+    return dw if dw and dw.get("ok") and (not d or not d.get("ok") or dw["rps"] > d["rps"]) else d
 
 
 def rps(run):
@@ -702,6 +726,11 @@ def cmd_report(a):
       "the endpoint's exact statement with the same parameters (at the same client count; "
       "where that exceeds the worker count, also at the worker count, and the better is used). "
       "**C** = 1 / (1/H + 1/D): what the stack would do if incidentd's own code cost nothing. "
+      "**D₀** = pgbench -M prepared of the cheapest statement that returns the endpoint's bytes if "
+      "they were stored ready-made (`tests/bench/pgbench/d0/`: a primary-key lookup in a table of "
+      "every incident's IncidentV1 document for show and replay, an index range of page size + 1 "
+      "documents, concatenated, for each list; for create, D), and **C₀** = 1 / (1/H + 1/D₀): a "
+      "ceiling that does not depend on how incidentd's own statement is written. "
       "Each point is measured in rounds: a round runs incidentd, H, D and P (below) once each, "
       "for the same time, in alternating order (I H D P, then P D H I, ...), so that a slow "
       "spell of a shared machine weighs on all of them alike; req/s is the mean over the rounds, p50 the "
@@ -715,15 +744,16 @@ def cmd_report(a):
     for lvl in levels:
         w(f"### {lvl} concurrent connections")
         w("")
-        w("| endpoint | incidentd req/s | p50 | p99 | H req/s | H p50 | D tps | D p50 | C | ÷C | ÷C by round | ÷H | ÷D | errors | noise |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("| endpoint | incidentd req/s | p50 | p99 | H req/s | H p50 | D tps | D p50 | C | ÷C | ÷C by round | D₀ tps | C₀ | ÷C₀ | ÷C₀ by round | ÷H | ÷D | errors | noise |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s, pt in points[lvl].items():
             i, h, d, dw, dd, c = (pt[k] for k in ("i", "h", "d", "dw", "dd", "c"))
+            d0, d0w, dd0, c0 = (pt[k] for k in ("d0", "d0w", "dd0", "c0"))
             if i is None:
                 continue
             hr, dr, ir = rps(h), rps(dd), rps(i)
-            errs = sum((x or {}).get("errors", 0) or 0 for x in (i, h, d, dw))
-            errs += sum(1 for x in (i, h, d, dw) if x is not None and not x.get("ok"))
+            errs = sum((x or {}).get("errors", 0) or 0 for x in (i, h, d, dw, d0, d0w))
+            errs += sum(1 for x in (i, h, d, dw, d0, d0w) if x is not None and not x.get("ok"))
             any_errors += errs
             dnote = ""
             if dd is dw and dw is not None:
@@ -732,14 +762,21 @@ def cmd_report(a):
               f"| {fnum(hr)} | {fms(h.get('p50_ms') if h else None)} "
               f"| {fnum(dr)}{dnote} | {fms(dd.get('p50_ms') if dd else None)} "
               f"| {fnum(c)} | {fratio(ir / c if ir and c else None)} | {round_ratios(i, h, d, dw)} "
+              f"| {fnum(rps(dd0))}{' (= D)' if s == 'create' else ''} | {fnum(c0)} "
+              f"| {fratio(ir / c0 if ir and c0 else None)} "
+              f"| {round_ratios(i, h, d, dw) if s == 'create' else round_ratios(i, h, d0, d0w)} "
               f"| {fratio(ir / hr if ir and hr else None)} | {fratio(ir / dr if ir and dr else None)} | {errs} "
               f"| {noise(i, h, dd, ncpu)} |")
-            pr = rps(pt["p"])
-            chain = (f" (P, the chain without incidentd's code: {fratio(pr / c)} × C; "
-                     f"incidentd {fratio(ir / pr)} × P)") if pr and ir and c else ""
-            targets.append((f"{s} ≥ 0.8 × C at {lvl} connections",
-                            (ir / c >= 0.8) if ir and c else None,
-                            f"{fratio(ir / c if ir and c else None)} × C{chain}"))
+            want0 = C0_TARGETS.get(s)
+            if s == "create":
+                targets.append((f"create ≥ 1.0 × C at {lvl} connections",
+                                (ir / c >= 1.0) if ir and c else None,
+                                f"{fratio(ir / c if ir and c else None)} × C"))
+            elif want0:
+                targets.append((f"{s} ≥ {want0} × C₀ at {lvl} connections",
+                                (ir / c0 >= want0) if ir and c0 else None,
+                                f"{fratio(ir / c0 if ir and c0 else None)} × C₀ (C₀ {fnum(c0)}: H {fnum(hr)}, "
+                                f"D₀ {fnum(rps(dd0))}; incidentd {fnum(ir)} req/s)"))
         w("")
 
     # ------------------------------------------------------ own code vs P
@@ -799,6 +836,20 @@ def cmd_report(a):
               f"| {fratio(i['cpu'].get('cores_busy'))} |")
         w("")
     switches_table(w, points, levels)
+
+    # PostgreSQL's share, against the build that rendered in PostgreSQL.
+    for lvl in levels:
+        before = PG_US_BEFORE.get(lvl, {})
+        for s, i, _h, _d in measured_points(points, lvl):
+            now = i["cpu"]["us_per_request"].get("postgres")
+            factor = PG_US_FACTOR.get(s)
+            if not factor or not before.get(s) or not now:
+                continue
+            targets.append((f"{s}: PostgreSQL CPU per request ≥ {factor}× lower than before the read "
+                            f"path, at {lvl} connections",
+                            before[s] / now >= factor,
+                            f"{fnum(now)} µs against {fnum(before[s])} µs (15363ee): "
+                            f"{before[s] / now:.1f}× lower"))
 
     # --------------------------------------------------------------- RSS
     rss = load(f"{rdir}/rss.json")

@@ -297,12 +297,14 @@ scenario() {
     local s=$1 k
     SCEN_ENV=("BENCH_RUN=wrk-$salt-$RUN_TAG")
     SCEN_PGB=(-D "org=$ORG" -D priv=true -D page_size=25)
+    SCEN_PGB0=()
     case $s in
     show)
         SCEN_LUA=get.lua
         SCEN_ENV+=("BENCH_PATHS=$IN/show.paths")
         for ((k = 1; k <= NIDS; k++)); do
             SCEN_PGB+=(-f "$PGB/show_$k.sql@1" -D "id_$k=${SHOW_IDS[k - 1]}")
+            SCEN_PGB0+=(-f "$PGB/d0/show_$k.sql@1" -D "id_$k=${SHOW_IDS[k - 1]}")
         done
         ;;
     show_replayed)
@@ -313,21 +315,25 @@ scenario() {
         SCEN_LUA=get.lua
         SCEN_ENV+=("BENCH_PATHS=$IN/list_first.paths")
         SCEN_PGB+=(-f "$PGB/list_first.sql")
+        SCEN_PGB0+=(-f "$PGB/d0/list_first.sql")
         ;;
     list_deep)
         SCEN_LUA=get.lua
         SCEN_ENV+=("BENCH_PATHS=$IN/list_deep.paths")
         for ((k = 1; k <= NIDS; k++)); do
             SCEN_PGB+=(-f "$PGB/list_deep_$k.sql@1" -D "after_$k=${AFTER_IDS[k - 1]}")
+            SCEN_PGB0+=(-f "$PGB/d0/list_deep_$k.sql@1" -D "after_$k=${AFTER_IDS[k - 1]}")
         done
         ;;
     list_status)
         SCEN_LUA=get.lua
         SCEN_ENV+=("BENCH_PATHS=$IN/list_status.paths")
-        SCEN_PGB+=(-f "$PGB/list_status.sql" -D "statuses={$(
+        SCEN_PGB+=(-D "statuses={$(
             IFS=,
             echo "${STATUSES[*]}"
         )}")
+        SCEN_PGB0+=(-f "$PGB/d0/list_status.sql")
+        SCEN_PGB+=(-f "$PGB/list_status.sql")
         ;;
     create)
         SCEN_LUA=create.lua
@@ -339,20 +345,29 @@ scenario() {
         SCEN_LUA=replay.lua
         SCEN_ENV+=("BENCH_BODY=$IN/replay.json")
         SCEN_PGB+=(-f "$PGB/replay.sql" -D "key=bench-replay-$salt")
+        SCEN_PGB0+=(-f "$PGB/d0/replay.sql")
         ;;
     *) fail "unknown scenario $s" ;;
     esac
 }
 
-# pgbench_run OUT LABEL CLIENTS SECONDS: the current scenario's pgbench.
+# pgbench_run OUT LABEL CLIENTS SECONDS [d0]: the current scenario's
+# pgbench: D, or with "d0" D0, the stored-document ceiling (its scripts take
+# D's -D values).
 pgbench_run() {
-    local out=$1 label=$2 clients=$3 secs=$4
+    local out=$1 label=$2 clients=$3 secs=$4 args=("${SCEN_PGB[@]}") i
+    if [ "${5:-}" = d0 ]; then
+        args=("${SCEN_PGB0[@]}")
+        for ((i = 0; i < ${#SCEN_PGB[@]}; i += 2)); do
+            [ "${SCEN_PGB[i]}" = -f ] || args+=("${SCEN_PGB[i]}" "${SCEN_PGB[i + 1]}")
+        done
+    fi
     mkdir -p "$work/pgblog"
     "${BENCHPY[@]}" run-pgbench --out "$out" --label "$label" --log-prefix "$work/pgblog/log" \
         --group "postgres=$(postmaster_pid)" -- \
         "$PGBENCH" -n -M prepared -c "$clients" -j "$((clients < 2 ? 1 : 2))" -T "$secs" \
         -l --log-prefix "$work/pgblog/log" -h "$PGHOST_BENCH" -p "$pg_port" -U postgres \
-        "${SCEN_PGB[@]}" incidentd
+        "${args[@]}" incidentd
 }
 
 # capture NAME METHOD PATH [BODY_FILE]: the real endpoint's response, as
@@ -495,13 +510,17 @@ printf '/v1/incidents?page_size=25&after=%s\n' "${AFTER_IDS[@]}" >"$IN/list_deep
 echo "/v1/incidents?page_size=25" >"$IN/list_first.paths"
 status_q=$(printf '&status=%s' "${STATUSES[@]}")
 echo "/v1/incidents?page_size=25$status_q" >"$IN/list_status.paths"
-for f in show list_deep; do
-    for ((k = 1; k <= NIDS; k++)); do
-        sed "s/@K@/$k/g" "$BENCH_SRC/pgbench/$f.sql.in" >"$PGB/${f}_$k.sql"
+mkdir -p "$PGB/d0"
+for d in "" d0/; do
+    for f in show list_deep; do
+        for ((k = 1; k <= NIDS; k++)); do
+            sed "s/@K@/$k/g" "$BENCH_SRC/pgbench/$d$f.sql.in" >"$PGB/$d${f}_$k.sql"
+        done
     done
+    cp "$BENCH_SRC/pgbench/${d}list_first.sql" "$BENCH_SRC/pgbench/${d}list_status.sql" \
+        "$BENCH_SRC/pgbench/${d}replay.sql" "$PGB/$d"
 done
-cp "$BENCH_SRC/pgbench/list_first.sql" "$BENCH_SRC/pgbench/list_status.sql" \
-    "$BENCH_SRC/pgbench/create.sql" "$BENCH_SRC/pgbench/replay.sql" "$PGB/"
+cp "$BENCH_SRC/pgbench/create.sql" "$PGB/"
 
 # create_template ORG: the create payload for organisation ORG, @KEY@ for
 # the idempotency key. Keys in the order the worker's normalised copy has
@@ -545,6 +564,20 @@ for s in show list_first list_deep list_status create replay; do
 done
 # The incident the replays return, for a show of the very same incident.
 echo "/v1/incidents/$(jget "$IN/replay_first.body" incident.id)" >"$IN/show_replayed.paths"
+
+# D0's stored documents: every incident of the organisation as the API
+# renders it, the replay key's included (tests/bench/sql/docs.sql).
+step "stored documents of the stored-document ceiling D0"
+t0=$SECONDS
+q -v "org=$ORG" -f "$BENCH_SRC/sql/docs.sql" >/dev/null
+docs_s=$((SECONDS - t0))
+# They are the API's bytes: a stored document is the body of a show less
+# its envelope.
+for x in "show:${SHOW_IDS[0]}" "replay_first:$(jget "$IN/replay_first.body" incident.id)"; do
+    printf '{"incident" : %s}' "$(q -v id="${x#*:}" <<<"select doc from bench_docs where id = :'id'")" |
+        cmp -s - "$IN/${x%%:*}.body" || fail "D0's document of ${x#*:} is not the API's ${x%%:*} body" || exit 1
+done
+say "D0's documents stored in ${docs_s} s"
 
 # ------------------------------------------------------------ measurements
 
@@ -609,6 +642,11 @@ measure_point() {
     # incidentd and H 30 % slower than at 4 connections, its D not).
     [ "$lvl" -le "$workers" ] || dbw_needed=1
     what="incidentd, HTTP ceiling (fcgi_static), database ceiling (pgbench -c $lvl)"
+    # D0, the stored-document ceiling; a create's D0 is its D.
+    if [ "$s" != create ]; then
+        kinds+=(db0)
+        what+=", stored-document ceiling"
+    fi
     responder_up static --response "$IN/$s.cgi"
     mapfile -t GI < <(groups_incidentd)
     mapfile -t GS < <(groups_responder static)
@@ -621,7 +659,7 @@ measure_point() {
     fi
     step "$s at $lvl connections: $rounds rounds of $what"
     for k in "${kinds[@]}"; do
-        [ "$k" != db ] || continue
+        [ "$k" != db ] && [ "$k" != db0 ] || continue
         RUN_TAG="c$lvl-$s-$k-warm"
         scenario "$s"
         wrk_kind "$k" "$work/warm.json" warm "$lvl" "$warmup" "$s" || true
@@ -630,10 +668,12 @@ measure_point() {
         for k in $(round_order "$r" "${kinds[@]}"); do
             RUN_TAG="c$lvl-$s-$k-r$r"
             scenario "$s"
-            if [ "$k" = db ]; then
-                pgbench_run "$R/c$lvl/$s.db.r$r.json" "$s db c$lvl round $r" "$lvl" "$duration"
+            if [ "$k" = db ] || [ "$k" = db0 ]; then
+                local mode=""
+                [ "$k" = db ] || mode=d0
+                pgbench_run "$R/c$lvl/$s.$k.r$r.json" "$s $k c$lvl round $r" "$lvl" "$duration" $mode
                 [ "$dbw_needed" = 0 ] ||
-                    pgbench_run "$R/c$lvl/$s.db_w.r$r.json" "$s db c$workers round $r" "$workers" "$duration"
+                    pgbench_run "$R/c$lvl/$s.${k}_w.r$r.json" "$s $k c$workers round $r" "$workers" "$duration" $mode
                 continue
             fi
             wrk_kind "$k" "$R/c$lvl/$s.$k.r$r.json" "$s $k c$lvl round $r" "$lvl" "$duration" "$s"
@@ -646,7 +686,10 @@ measure_point() {
         "${BENCHPY[@]}" merge --out "$R/c$lvl/$s.$k.json" "$R/c$lvl/$s.$k".r*.json
     done
     if [ "$dbw_needed" = 1 ]; then
-        "${BENCHPY[@]}" merge --out "$R/c$lvl/$s.db_w.json" "$R/c$lvl/$s.db_w".r*.json
+        for k in db db0; do
+            [ "$k" = db ] || [ "$s" != create ] || continue
+            "${BENCHPY[@]}" merge --out "$R/c$lvl/$s.${k}_w.json" "$R/c$lvl/$s.${k}_w".r*.json
+        done
     fi
 }
 

@@ -1,0 +1,1 @@
+SELECT string_agg(doc, ', ') FROM (SELECT x.doc FROM unnest(:statuses::text[]) AS s(status) CROSS JOIN LATERAL (SELECT d.doc, d.created_at, d.id FROM bench_docs d WHERE d.organisation_id = :org AND d.status = s.status ORDER BY d.created_at DESC, d.id DESC LIMIT :page_size::int + 1) x ORDER BY x.created_at DESC, x.id DESC LIMIT :page_size::int + 1) p;
