@@ -4,12 +4,12 @@
 -- Show, list and the replay probe answer frames (sql/code/20_frames.sql)
 -- with the organisation's configuration version, which the worker fills in
 -- from its cache; a NULL frame (an incident not yet framed) is built on the
--- fly. They are single-statement SQL functions on purpose: PostgreSQL
--- inlines them into the worker's prepared statement, which then costs what
--- the plain index lookup costs (pgbench on the benchmark's data: 113 000
--- shows a second as inlined SQL, 40 000 as plpgsql). So they raise nothing:
--- the worker turns "no row" into its 404 and a cursor that is not found
--- into its 422.
+-- fly. None raises: the worker turns "no row" into its 404 and a cursor
+-- that is not found into its 422. Show and the probe are single-statement
+-- SQL functions on purpose: PostgreSQL inlines them into the worker's
+-- prepared statement, which then costs what the plain index lookup costs
+-- (pgbench on the benchmark's data: 113 000 shows a second as inlined SQL,
+-- 40 000 as plpgsql).
 
 create or replace function api.incident_show(p_org text, p_id text, p_can_see_private boolean)
 returns table (frame text, config_version bigint)
@@ -32,46 +32,60 @@ comment on function api.incident_show(text, text, boolean) is
 -- columns: total_record_count, the configuration version, and after_ok,
 -- false when p_after is not an incident the key can see. An empty page is
 -- one row of meta columns with id and frame null. STABLE: one snapshot, so
--- the page and the total agree. The plan is an index scan backwards from
--- the cursor whatever the statistics say.
+-- the page and the total agree.
+--
+-- plpgsql with bitmap and sequential scans disabled, rather than inlined
+-- SQL: the plan must be the index scan backwards from the cursor whatever
+-- the statistics say. Without statistics (a fresh or restored database)
+-- the planner takes an organisation for a few rows and would rather fetch
+-- and sort every incident before the cursor (tests/e2e/test_read_path.py),
+-- and the worker's generic plan would keep that choice for the session;
+-- with those two paths off, the ordered index scan is the cheapest left
+-- (an index scan and a sort costs the same scan and more). The cost:
+-- plpgsql's call, some 5 us of a page's 40.
 create or replace function api.incident_page(p_org text, p_can_see_private boolean, p_after text,
                                              p_page_size integer)
 returns table (id text, frame text, total bigint, config_version bigint, after_ok boolean)
-language sql stable
+language plpgsql stable
+set enable_bitmapscan = off
+set enable_seqscan = off
 as $$
-    with cursor as (
-        -- the sentinel sorts after every real incident
-        select 'infinity'::timestamptz as created_at, ''::text as id
-        where p_after is null
-        union all
-        select i.created_at, i.id
-        from incidents i
-        where p_after is not null
-          and i.organisation_id = p_org
-          and i.id = p_after
-          and (coalesce(p_can_see_private, false) or i.visibility = 'public')
-    ), meta as (
-        select (select coalesce(sum(c.incident_count), 0)::bigint
-                from incident_counts c
-                where c.organisation_id = p_org
-                  and (coalesce(p_can_see_private, false) or c.visibility = 'public')) as total,
-               coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
-                   as config_version,
-               exists (select from cursor) as after_ok
-    )
-    select p.id, p.frame, m.total, m.config_version, m.after_ok
-    from meta m
-    left join lateral (
-        -- incidents_org_created, scanned backwards from the cursor
-        select i.id, coalesce(i.frame, api.incident_frame_of(i)) as frame
-        from incidents i
-        where i.organisation_id = p_org
-          -- scalars (InitPlans), so that the index scan starts at the cursor
-          and (i.created_at, i.id) < ((select k.created_at from cursor k), (select k.id from cursor k))
-          and (coalesce(p_can_see_private, false) or i.visibility = 'public')
-        order by i.created_at desc, i.id desc
-        limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
-    ) p on true
+begin
+    return query
+        with cursor as (
+            -- the sentinel sorts after every real incident
+            select 'infinity'::timestamptz as created_at, ''::text as id
+            where p_after is null
+            union all
+            select i.created_at, i.id
+            from incidents i
+            where p_after is not null
+              and i.organisation_id = p_org
+              and i.id = p_after
+              and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+        ), meta as (
+            select (select coalesce(sum(c.incident_count), 0)::bigint
+                    from incident_counts c
+                    where c.organisation_id = p_org
+                      and (coalesce(p_can_see_private, false) or c.visibility = 'public')) as total,
+                   coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+                       as config_version,
+                   exists (select from cursor) as after_ok
+        )
+        select p.id, p.frame, m.total, m.config_version, m.after_ok
+        from meta m
+        left join lateral (
+            -- incidents_org_created, scanned backwards from the cursor
+            select i.id, coalesce(i.frame, api.incident_frame_of(i)) as frame
+            from incidents i
+            where i.organisation_id = p_org
+              -- scalars (InitPlans), so that the index scan starts at the cursor
+              and (i.created_at, i.id) < ((select k.created_at from cursor k), (select k.id from cursor k))
+              and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+            order by i.created_at desc, i.id desc
+            limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
+        ) p on true;
+end
 $$;
 
 comment on function api.incident_page(text, boolean, text, integer) is
@@ -86,46 +100,51 @@ create or replace function api.incident_page_by_status(p_org text, p_can_see_pri
                                                        p_statuses text[], p_after text,
                                                        p_page_size integer)
 returns table (id text, frame text, total bigint, config_version bigint, after_ok boolean)
-language sql stable
+language plpgsql stable
+set enable_bitmapscan = off
+set enable_seqscan = off
 as $$
-    with cursor as (
-        select 'infinity'::timestamptz as created_at, ''::text as id
-        where p_after is null
-        union all
-        select i.created_at, i.id
-        from incidents i
-        where p_after is not null
-          and i.organisation_id = p_org
-          and i.id = p_after
-          and (coalesce(p_can_see_private, false) or i.visibility = 'public')
-    ), meta as (
-        select (select coalesce(sum(c.incident_count), 0)::bigint
-                from incident_counts c
-                where c.organisation_id = p_org
-                  and c.status = any (p_statuses)
-                  and (coalesce(p_can_see_private, false) or c.visibility = 'public')) as total,
-               coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
-                   as config_version,
-               exists (select from cursor) as after_ok
-    )
-    select p.id, p.frame, m.total, m.config_version, m.after_ok
-    from meta m
-    left join lateral (
-        select x.id, x.frame
-        from (select distinct s from unnest(p_statuses) as s where s is not null) as st(status)
-        cross join lateral (
-            select i.id, i.created_at, coalesce(i.frame, api.incident_frame_of(i)) as frame
+begin
+    return query
+        with cursor as (
+            select 'infinity'::timestamptz as created_at, ''::text as id
+            where p_after is null
+            union all
+            select i.created_at, i.id
             from incidents i
-            where i.organisation_id = p_org
-              and i.status = st.status
-              and (i.created_at, i.id) < ((select k.created_at from cursor k), (select k.id from cursor k))
+            where p_after is not null
+              and i.organisation_id = p_org
+              and i.id = p_after
               and (coalesce(p_can_see_private, false) or i.visibility = 'public')
-            order by i.created_at desc, i.id desc
+        ), meta as (
+            select (select coalesce(sum(c.incident_count), 0)::bigint
+                    from incident_counts c
+                    where c.organisation_id = p_org
+                      and c.status = any (p_statuses)
+                      and (coalesce(p_can_see_private, false) or c.visibility = 'public')) as total,
+                   coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+                       as config_version,
+                   exists (select from cursor) as after_ok
+        )
+        select p.id, p.frame, m.total, m.config_version, m.after_ok
+        from meta m
+        left join lateral (
+            select x.id, x.frame
+            from (select distinct s from unnest(p_statuses) as s where s is not null) as st(status)
+            cross join lateral (
+                select i.id, i.created_at, coalesce(i.frame, api.incident_frame_of(i)) as frame
+                from incidents i
+                where i.organisation_id = p_org
+                  and i.status = st.status
+                  and (i.created_at, i.id) < ((select k.created_at from cursor k), (select k.id from cursor k))
+                  and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+                order by i.created_at desc, i.id desc
+                limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
+            ) x
+            order by x.created_at desc, x.id desc
             limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
-        ) x
-        order by x.created_at desc, x.id desc
-        limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
-    ) p on true
+        ) p on true;
+end
 $$;
 
 comment on function api.incident_page_by_status(text, boolean, text[], text, integer) is

@@ -23,6 +23,8 @@ _SKIP_REASON = ("INCIDENTD_URL is not set: the end-to-end suite needs a running 
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "resilience: kills workers / restarts the database; runs last")
+    config.addinivalue_line(
+        "markers", "oracle: compares every incident the other tests made; runs after them")
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -31,8 +33,13 @@ def pytest_collection_modifyitems(session, config, items):
         for item in items:
             item.add_marker(skip)
         return
-    # Disruptive tests last, whatever order the files were given in.
-    items.sort(key=lambda it: 1 if it.get_closest_marker("resilience") else 0)
+    # The oracle after everything that makes incidents, disruptive tests
+    # last, whatever order the files were given in.
+    def rank(it):
+        if it.get_closest_marker("resilience"):
+            return 2
+        return 1 if it.get_closest_marker("oracle") else 0
+    items.sort(key=rank)
 
 
 @pytest.hookimpl(hookwrapper=True)
