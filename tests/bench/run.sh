@@ -129,6 +129,7 @@ if [ "$quick" = 1 ]; then
     sweep_duration=2
     rss_target=10000
     rss_chunk=3
+    mem_orgs=200
     warmup=1
 else
     duration=${duration:-4}
@@ -137,6 +138,7 @@ else
     sweep_duration=3
     rss_target=100000
     rss_chunk=10
+    mem_orgs=1000
     warmup=1
 fi
 [[ $duration =~ ^[0-9]+$ ]] && [ "$duration" -ge 1 ] || fail "--duration must be a whole number of seconds" || exit 2
@@ -706,6 +708,14 @@ for phase in read write; do
     done
 done
 
+# Creates at 32 connections as well: the level of the comparison with a
+# Node.js implementation in docs/BENCHMARKS-HOWTO.md (creates of one
+# organisation serialise on its counter row until they commit).
+if [[ " ${SCENARIOS[*]} " == *" create "* ]] && [[ ",$levels," != *",32,"* ]] && [ "$quick" = 0 ]; then
+    mkdir -p "$R/c32"
+    measure_point 32 create
+fi
+
 # ------------------------------------------------- replay against a show
 
 # "A replay costs no more than a show" compares like with like: replays of
@@ -784,6 +794,17 @@ cat >"$R/rss.json" <<EOF
  "served": $served}
 EOF
 say "memory run: $rss_requests requests, $rss_errors errors"
+
+# The same workers with many organisations' objects in their caches: one
+# incident of each of $mem_orgs more organisations, shown 2 x workers times
+# over (tests/bench/sql/orgs.sql; docs/BENCHMARKS-HOWTO.md).
+step "worker memory with $mem_orgs organisations' configuration objects cached"
+q -v "org=$ORG" -v "n=$mem_orgs" -f "$BENCH_SRC/sql/orgs.sql" >"$IN/orgs.pairs"
+touched=$("${BENCHPY[@]}" touch --url "$STACK_URL" --pairs "$IN/orgs.pairs" --rounds $((2 * workers)))
+cat >"$R/rss_orgs.json" <<EOF
+{"touch": $touched, "rss": $("${BENCHPY[@]}" rss --master "$master"), "cache_mib": 8}
+EOF
+say "organisations: $touched"
 
 # ----------------------------------------------------------------- scale
 
