@@ -21,21 +21,25 @@
 --                            nothing when the worker has no public URL
 -- api.config_objects answers the worker's questions about those objects.
 
+-- These helpers are STABLE, not IMMUTABLE, although they are pure: to_json
+-- and || of a number are STABLE, and PostgreSQL inlines a SQL function only
+-- if its body is no more volatile than the function says. Inlined, a
+-- create's frame costs some 40 us; called, 150 us more.
 create or replace function api.frame_ref(p_tag text, p_payload text) returns text
-language sql immutable
+language sql stable
 as $$
     select E'\x01' || p_tag || p_payload || E'\x02'
 $$;
 
 create or replace function api.epoch_us(p_at timestamptz) returns bigint
-language sql immutable
+language sql stable
 as $$
     select (extract(epoch from p_at) * 1000000)::bigint
 $$;
 
 -- One element of incident_role_assignments.
 create or replace function api.assignment_frame(p_role_id text, p_user_id text) returns text
-language sql immutable
+language sql stable
 as $$
     select '{"assignee":' || api.frame_ref('U', p_user_id) || ',"role":' || api.frame_ref('R', p_role_id) || '}'
 $$;
@@ -44,7 +48,7 @@ $$;
 -- not null (the CHECK of incident_custom_field_values).
 create or replace function api.value_frame(p_option_id text, p_text text, p_link text, p_numeric numeric)
 returns text
-language sql immutable
+language sql stable
 as $$
     select case
         when p_option_id is not null then '{"value_option":' || api.frame_ref('O', p_option_id) || '}'
@@ -58,7 +62,7 @@ $$;
 -- comma-separated.
 create or replace function api.entry_frame(p_field_id text, p_incident_created_at timestamptz,
                                            p_values text) returns text
-language sql immutable
+language sql stable
 as $$
     select '{"custom_field":' || api.frame_ref('F', p_field_id || ':' || api.epoch_us(p_incident_created_at))
         || ',"values":[' || p_values || ']}'

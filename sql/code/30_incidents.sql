@@ -163,17 +163,29 @@ $$;
 comment on function api.incident_replay(text, text) is
     'The incident that idempotency key p_key created in organisation p_org (id, frame, configuration version), or no row if the key is new. Read only: no row promises nothing, the create itself settles races.';
 
+-- Takes back the role assignments and custom field values a create wrote
+-- before it found that its key was taken (api.incident_write, step 5).
+create or replace function api.forget_incident_rows(p_org text, p_id text) returns void
+language sql volatile
+as $$
+    delete from incident_role_assignments where organisation_id = p_org and incident_id = p_id;
+    delete from incident_custom_field_values where organisation_id = p_org and incident_id = p_id;
+$$;
+
 -- The writer. The order matters:
 --   1. (the caller looked the key up already);
 --   2. validate everything, raising before anything is written, and
 --      without holding any lock;
---   3. lock the organisation row: it serialises creates of one
+--   3. write the role assignments and custom field values, still without
+--      the lock: their references to the incident, deferred, are checked
+--      at commit;
+--   4. lock the organisation row: it serialises creates of one
 --      organisation, which is what makes reference numbers gap-free, and is
---      held until commit, so nothing but the writes follows it;
---   4. look for the key again: VOLATILE, so this statement has a fresh
+--      held until commit, so as little as possible follows it;
+--   5. look for the key again: VOLATILE, so this statement has a fresh
 --      snapshot, and any concurrent creator with the same key committed
---      before we got the lock;
---   5. INSERT ... ON CONFLICT (organisation_id, idempotency_key) DO NOTHING,
+--      before we got the lock; if so, take back step 3 and replay;
+--   6. INSERT ... ON CONFLICT (organisation_id, idempotency_key) DO NOTHING,
 --      with its frame, and bump the counter only if a row was really
 --      inserted.
 create or replace function api.incident_write(p_org text, p_api_key_id text, p_id text, p_payload jsonb)
@@ -454,7 +466,21 @@ begin
         end loop;
     end if;
 
-    -- 3. FOR NO KEY UPDATE (not FOR UPDATE): it serialises creators, and the
+    -- 3. the incident's rows that do not need its number
+    set constraints incident_role_assignments_organisation_id_incident_id_fkey,
+                    incident_custom_field_values_organisation_id_incident_id_fkey deferred;
+    insert into incident_role_assignments (organisation_id, incident_id, incident_role_id, user_id, position)
+    select p_org, p_id, a.role_id, a.user_id, a.pos
+    from unnest(ra_role, ra_user, ra_pos) as a(role_id, user_id, pos);
+
+    insert into incident_custom_field_values (
+        organisation_id, incident_id, custom_field_id, entry_position, value_position,
+        value_option_id, value_text, value_link, value_numeric)
+    select p_org, p_id, v.field_id, v.entry_pos, v.value_pos, v.option_id, v.txt, v.link, v.num
+    from unnest(cf_field, cf_entry, cf_pos, cf_option, cf_text, cf_link, cf_num)
+         as v(field_id, entry_pos, value_pos, option_id, txt, link, num);
+
+    -- 4. FOR NO KEY UPDATE (not FOR UPDATE): it serialises creators, and the
     -- counter update below, without blocking foreign-key checks (FOR KEY
     -- SHARE) of other writers pointing at the organisation.
     select o.last_incident_number into v_last
@@ -465,13 +491,14 @@ begin
         perform api.fail('IX404', 'organisation', 'not_found', 'The organisation does not exist');
     end if;
 
-    -- 4. fresh snapshot: a concurrent create with this key has committed.
+    -- 5. fresh snapshot: a concurrent create with this key has committed.
     return query select true, r.id, r.frame, r.config_version from api.incident_replay(p_org, v_key) r;
     if found then
+        perform api.forget_incident_rows(p_org, p_id);
         return;
     end if;
 
-    -- 5. write. greatest(...) keeps numbering going even if someone loaded
+    -- 6. write. greatest(...) keeps numbering going even if someone loaded
     -- incidents by hand without bumping last_incident_number (cheap: one
     -- backwards step of the (organisation_id, reference_number) index).
     v_number := greatest(v_last,
@@ -518,29 +545,19 @@ begin
     if v_inserted is null then
         -- Only possible if a row with this key was written without the
         -- organisation lock (by hand): it wins, we replay it.
+        perform api.forget_incident_rows(p_org, p_id);
         return query select true, r.id, r.frame, r.config_version from api.incident_replay(p_org, v_key) r;
         return;
     end if;
 
     update organisations set last_incident_number = v_number where organisations.id = p_org;
 
-    insert into incident_role_assignments (organisation_id, incident_id, incident_role_id, user_id, position)
-    select p_org, p_id, a.role_id, a.user_id, a.pos
-    from unnest(ra_role, ra_user, ra_pos) as a(role_id, user_id, pos);
-
-    insert into incident_custom_field_values (
-        organisation_id, incident_id, custom_field_id, entry_position, value_position,
-        value_option_id, value_text, value_link, value_numeric)
-    select p_org, p_id, v.field_id, v.entry_pos, v.value_pos, v.option_id, v.txt, v.link, v.num
-    from unnest(cf_field, cf_entry, cf_pos, cf_option, cf_text, cf_link, cf_num)
-         as v(field_id, entry_pos, value_pos, option_id, txt, link, num);
-
     return query select false, p_id, v_row.frame, api.config_version(p_org);
 end
 $$;
 
 comment on function api.incident_write(text, text, text, jsonb) is
-    'The writer behind api.incident_create_by_key: validates, locks the organisation, re-checks the key, inserts. Creates an incident (or replays the one created earlier with the same idempotency key): returns replayed, its id, its frame and the configuration version. Validation errors are IX422 raised before anything is written.';
+    'The writer behind api.incident_create_by_key: validates, writes the role assignments and custom field values, locks the organisation, re-checks the key, inserts the incident. Creates an incident (or replays the one created earlier with the same idempotency key): returns replayed, its id, its frame and the configuration version. Validation errors are IX422 raised before anything is written.';
 
 -- The worker's create entry. It takes the idempotency key as its own
 -- parameter and the payload as text, so a replay is answered without

@@ -20,6 +20,18 @@ create table config_versions (
 comment on table config_versions is
     'A counter per organisation, bumped by a trigger on every change to its severities, incident types, incident roles, custom fields, options, users and API keys. The workers cache configuration objects per organisation and compare this counter on every read, so a changed object renders at once. No row: 0.';
 
+-- A create writes an incident's role assignments and custom field values
+-- before it takes the organisation's lock, and the incident after it
+-- (sql/code/30_incidents.sql, api.incident_write): their references to the
+-- incident may wait for the commit. Still checked on every statement unless
+-- a transaction says otherwise (SET CONSTRAINTS). A catalog change.
+alter table incident_role_assignments
+    alter constraint incident_role_assignments_organisation_id_incident_id_fkey
+    deferrable initially immediate;
+alter table incident_custom_field_values
+    alter constraint incident_custom_field_values_organisation_id_incident_id_fkey
+    deferrable initially immediate;
+
 -- The JSON renderers the worker no longer calls, and the functions whose
 -- results change shape; sql/code/ defines their successors.
 drop function if exists api.incident_show(text, text, boolean);

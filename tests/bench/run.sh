@@ -953,7 +953,8 @@ for name in "${RESPONDERS[@]}"; do
     nginx_stop "$work/$name-nginx"
     logs+=("$work/$name-nginx/logs/access.log")
 done
-cat "${logs[@]}" 2>/dev/null |
+# (A focused run may have started no pass-through responder: no log.)
+{ cat "${logs[@]}" 2>/dev/null || true; } |
     "$INCD_PYTHON" -c '
 import collections, json, re, sys
 c = collections.Counter()
