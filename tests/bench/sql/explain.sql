@@ -18,12 +18,20 @@ set auto_explain.log_nested_statements = on;
 set auto_explain.log_level = notice;
 set client_min_messages = notice;
 
-prepare show(text, text, boolean) as select api.incident_show($1, $2, $3::boolean);
-prepare list(text, boolean, text[], text, int) as
-    select api.incident_list($1, $2::boolean, $3::text[], $4, $5::int);
-prepare probe(text, text) as select api.incident_replay($1, $2);
+-- The worker's statements (src/h_incidents.c), planned as the worker plans
+-- them (src/db.c).
+set plan_cache_mode = force_generic_plan;
+prepare show(text, text, boolean) as
+    select frame, config_version from api.incident_show($1, $2, $3::boolean);
+prepare list(text, boolean, text, int) as
+    select id, frame, total, config_version, after_ok from api.incident_page($1, $2::boolean, $3, $4::int);
+prepare list_status(text, boolean, text[], text, int) as
+    select id, frame, total, config_version, after_ok
+    from api.incident_page_by_status($1, $2::boolean, $3::text[], $4, $5::int);
+prepare probe(text, text) as select frame, config_version from api.incident_replay($1, $2);
 prepare mk(text, text, text, text) as
-    select replayed, body from api.incident_create_by_key($1, $2, $3, $4::jsonb ->> 'idempotency_key', $4);
+    select replayed, frame, config_version
+    from api.incident_create_by_key($1, $2, $3, $4::jsonb ->> 'idempotency_key', $4);
 
 \o /dev/null
 execute show(:'org', :'show_id', true);
@@ -32,22 +40,22 @@ execute show(:'org', :'show_id', true);
 execute show(:'org', :'show_id', true);
 \warn '#### end'
 
-execute list(:'org', true, null, null, 25);
-execute list(:'org', true, null, null, 25);
+execute list(:'org', true, null, 25);
+execute list(:'org', true, null, 25);
 \warn '#### list_first'
-execute list(:'org', true, null, null, 25);
+execute list(:'org', true, null, 25);
 \warn '#### end'
 
-execute list(:'org', true, null, :'after_id', 25);
-execute list(:'org', true, null, :'after_id', 25);
+execute list(:'org', true, :'after_id', 25);
+execute list(:'org', true, :'after_id', 25);
 \warn '#### list_deep'
-execute list(:'org', true, null, :'after_id', 25);
+execute list(:'org', true, :'after_id', 25);
 \warn '#### end'
 
-execute list(:'org', true, :'statuses', null, 25);
-execute list(:'org', true, :'statuses', null, 25);
+execute list_status(:'org', true, :'statuses', null, 25);
+execute list_status(:'org', true, :'statuses', null, 25);
 \warn '#### list_status'
-execute list(:'org', true, :'statuses', null, 25);
+execute list_status(:'org', true, :'statuses', null, 25);
 \warn '#### end'
 
 select replace(:'create_payload', '@KEY@', 'explain-' || incidentd_ulid()) as p1,
