@@ -26,6 +26,38 @@ $$;
 comment on function api.incident_show(text, text, boolean) is
     'The frame of one incident and the configuration version; no row if the key may not see it (unknown, another organisation''s, or private).';
 
+-- A page's keyset cursor: the (created_at, id) of incident p_after if the
+-- key can see it, no row if it cannot, and a sentinel that sorts after
+-- every incident when p_after is null.
+create or replace function api.page_cursor(p_org text, p_can_see_private boolean, p_after text)
+returns table (created_at timestamptz, id text)
+language sql stable
+as $$
+    select 'infinity'::timestamptz, ''::text
+    where p_after is null
+    union all
+    select i.created_at, i.id
+    from incidents i
+    where p_after is not null
+      and i.organisation_id = p_org
+      and i.id = p_after
+      and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+$$;
+
+-- total_record_count: the incidents the key can see, in any of p_statuses
+-- (all when null). Exact without count(*): incident_counts is kept by
+-- triggers.
+create or replace function api.incident_total(p_org text, p_can_see_private boolean, p_statuses text[])
+returns table (total bigint)
+language sql stable
+as $$
+    select coalesce(sum(c.incident_count), 0)::bigint
+    from incident_counts c
+    where c.organisation_id = p_org
+      and (p_statuses is null or c.status = any (p_statuses))
+      and (coalesce(p_can_see_private, false) or c.visibility = 'public')
+$$;
+
 -- A page of incidents, newest first, keyset-paginated on (created_at, id):
 -- up to page size + 1 rows (one more than the page says that another page
 -- exists, which starts after the page's last id), each with the meta
@@ -53,21 +85,9 @@ as $$
 begin
     return query
         with cursor as (
-            -- the sentinel sorts after every real incident
-            select 'infinity'::timestamptz as created_at, ''::text as id
-            where p_after is null
-            union all
-            select i.created_at, i.id
-            from incidents i
-            where p_after is not null
-              and i.organisation_id = p_org
-              and i.id = p_after
-              and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+            select * from api.page_cursor(p_org, p_can_see_private, p_after)
         ), meta as (
-            select (select coalesce(sum(c.incident_count), 0)::bigint
-                    from incident_counts c
-                    where c.organisation_id = p_org
-                      and (coalesce(p_can_see_private, false) or c.visibility = 'public')) as total,
+            select (select t.total from api.incident_total(p_org, p_can_see_private, null) t) as total,
                    coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
                        as config_version,
                    exists (select from cursor) as after_ok
@@ -107,21 +127,9 @@ as $$
 begin
     return query
         with cursor as (
-            select 'infinity'::timestamptz as created_at, ''::text as id
-            where p_after is null
-            union all
-            select i.created_at, i.id
-            from incidents i
-            where p_after is not null
-              and i.organisation_id = p_org
-              and i.id = p_after
-              and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+            select * from api.page_cursor(p_org, p_can_see_private, p_after)
         ), meta as (
-            select (select coalesce(sum(c.incident_count), 0)::bigint
-                    from incident_counts c
-                    where c.organisation_id = p_org
-                      and c.status = any (p_statuses)
-                      and (coalesce(p_can_see_private, false) or c.visibility = 'public')) as total,
+            select (select t.total from api.incident_total(p_org, p_can_see_private, p_statuses) t) as total,
                    coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
                        as config_version,
                    exists (select from cursor) as after_ok

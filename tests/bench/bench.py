@@ -633,9 +633,9 @@ def chain_table(w, points, levels):
     w("**P** = the same wrk script through the same nginx config to `tests/bench/fcgi_static "
       "--database` (pass-through mode): libfcgi workers like incidentd's (same wait, same "
       "one-write response, SCHED_BATCH), each with its own PostgreSQL connection, that run D's "
-      "statement with D's parameters and answer the captured headers and the statement's value, "
-      "without any of incidentd's own work (routing, authentication, parsing, validation, the log "
-      "line). C adds up the HTTP part and the database part as each costs at its own best rate; "
+      "statement with D's parameters and then answer the captured response (the bytes incidentd "
+      "sends; the statements answer frames, which P does not fill in), without any of incidentd's "
+      "own work (routing, authentication, parsing, validation, rendering, the log line). C adds up the HTTP part and the database part as each costs at its own best rate; "
       "a request that passes through both also pays a round trip to PostgreSQL and the sleeps "
       "and wake-ups of nginx, a worker and a backend in turn, which C cannot see. P pays them "
       "and nothing else: *÷P* is what incidentd's own code costs, and *P ÷ C* the most that any "
@@ -734,7 +734,7 @@ def cmd_report(a):
     w(f"| data | organisation with {fnum(meta.get('incidents'))} incidents "
       f"({fnum(meta.get('assignments'))} role assignments, {fnum(meta.get('cf_values'))} custom field values), "
       f"{meta.get('config_desc', '')}; bulk load took {fnum(meta.get('load_s'), 1)} s |")
-    w(f"| runs | {meta.get('rounds', 1)} rounds of {meta.get('duration')} s per run and point, incidentd, H, D and P "
+    w(f"| runs | {meta.get('rounds', 1)} rounds of {meta.get('duration')} s per run and point, incidentd, H, D, D₀ and P "
       f"interleaved (wrk -t{meta.get('wrk_threads', 2)}, pgbench -j 2 -M prepared), "
       f"concurrency {', '.join(str(c) for c in levels)}; total benchmark time {fnum(meta.get('total_s'))} s |")
     w("")
@@ -758,8 +758,8 @@ def cmd_report(a):
       "every incident's IncidentV1 document for show and replay, an index range of page size + 1 "
       "documents, concatenated, for each list; for create, D), and **C₀** = 1 / (1/H + 1/D₀): a "
       "ceiling that does not depend on how incidentd's own statement is written. "
-      "Each point is measured in rounds: a round runs incidentd, H, D and P (below) once each, "
-      "for the same time, in alternating order (I H D P, then P D H I, ...), so that a slow "
+      "Each point is measured in rounds: a round runs incidentd, H, D, D₀ and P (below) once each, "
+      "for the same time, in alternating order (I H D D₀ P, then P D₀ D H I, ...), so that a slow "
       "spell of a shared machine weighs on all of them alike; req/s is the mean over the rounds, p50 the "
       "median round's, p99 the worst round's. *÷C by round*: the lowest and highest ratio of "
       "a single round, a measure of the noise. "

@@ -5,7 +5,10 @@
 # a transaction that is rolled back, with the strongest lock it held on
 # incidents; and times incidentctl migrate itself (an up-to-date re-run,
 # --reapply-code, and the upgrade of a database migrated before checksums
-# were kept). docs/SCHEMA.md ("Long locks") has the figures.
+# were kept), and a configuration write through its api function: renaming
+# the severity most incidents use, and a create that uses it while the
+# rename is not committed. docs/SCHEMA.md ("Long locks") and
+# docs/DESIGN.md ("Read path") have the figures.
 #
 # usage: tests/bench/migration-locks.sh [--incidents N]   (default 1000000)
 set -euo pipefail
@@ -101,3 +104,37 @@ printf '| re-run on an up-to-date database | %s s |\n' "$(migrate_s)"
 printf '| `--reapply-code` (every code file) | %s s |\n' "$(migrate_s --reapply-code)"
 q -c "alter table schema_migrations drop column checksum; drop table schema_code" >/dev/null
 printf '| upgrade from the last release (checksums recorded, code applied) | %s s |\n' "$(migrate_s)"
+
+# A rename through the API's function, of the severity most incidents use,
+# and a create with that severity while the rename's transaction is open
+# (it must not wait: statement_timeout 2 s).
+read -r sev uses <<<"$(q -F ' ' -c "select severity_id, count(*) from incidents where organisation_id = '$org' and severity_id is not null group by 1 order by 2 desc limit 1")"
+rename_ms=$(q <<EOF
+select extract(epoch from clock_timestamp()) as t0 \gset
+select api.severity_update('$org', '$sev', '{"name": "Renamed severity", "description": "renamed", "rank": 9}') \g /dev/null
+select round((extract(epoch from clock_timestamp()) - :t0) * 1000, 1);
+EOF
+)
+key=$(q -c "select id from api_keys where organisation_id = '$org' limit 1")
+payload='{"idempotency_key": "during-rename", "visibility": "public", "status": "fixing", "severity_id": "'$sev'"}'
+( q <<EOF
+begin;
+update severities set name = 'Renaming' where id = '$sev';
+select pg_sleep(3);
+commit;
+EOF
+) &
+sleep 0.5
+create_ms=$(q <<EOF
+set statement_timeout = '2s';
+select extract(epoch from clock_timestamp()) as t0 \gset
+select * from api.incident_create_by_key('$org', '$key', incidentd_ulid(), 'during-rename', '$payload') \g /dev/null
+select round((extract(epoch from clock_timestamp()) - :t0) * 1000, 1);
+EOF
+)
+wait
+echo
+echo "| configuration write ($n incidents) | time |"
+echo "|---|---:|"
+printf '| rename of the severity %s incidents use (`api.severity_update`) | %s ms |\n' "$uses" "$rename_ms"
+printf '| a create with that severity while a rename of it is not committed | %s ms |\n' "$create_ms"
