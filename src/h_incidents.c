@@ -49,6 +49,10 @@ static struct incd_stmt page_by_status_stmt = {
 
 static const char *const visibilities[] = {"public", "private", NULL};
 
+static const char *const statuses[] = {"triage", "investigating", "fixing", "monitoring",
+				       "closed", "declined",	  NULL};
+static const char *const modes[] = {"real", "test", NULL};
+
 static long long value_ll(const struct pg_result *res, int row, int col)
 {
 	const char *v = incd_db_value(res, row, col);
@@ -74,9 +78,6 @@ static bool respond_incident(struct incd_ctx *ctx, const struct pg_result *res, 
 	incd_buf_add(out, "}", 1);
 	return true;
 }
-static const char *const statuses[] = {"triage", "investigating", "fixing", "monitoring",
-				       "closed", "declined",	  NULL};
-static const char *const modes[] = {"real", "test", NULL};
 
 static bool require_object(struct json_object *v, const char *path, struct incd_error *err)
 {
