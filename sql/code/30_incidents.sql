@@ -577,16 +577,19 @@ create or replace function api.incident_create_by_key(p_org text, p_api_key_id t
 returns table (replayed boolean, id text, frame text, config_version bigint)
 language plpgsql volatile
 as $$
+declare
+    v_payload jsonb;
 begin
     return query select true, r.id, r.frame, r.config_version from api.incident_replay(p_org, p_key) r;
     if found then
         return;
     end if;
-    if p_key is distinct from (p_payload::jsonb ->> 'idempotency_key') then
+    v_payload := p_payload::jsonb;
+    if p_key is distinct from (v_payload ->> 'idempotency_key') then
         perform api.fail('IX422', 'idempotency_key', 'invalid_value',
                          'idempotency_key does not match the payload''s');
     end if;
-    return query select * from api.incident_write(p_org, p_api_key_id, p_id, p_payload::jsonb);
+    return query select * from api.incident_write(p_org, p_api_key_id, p_id, v_payload);
 end
 $$;
 
