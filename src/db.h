@@ -6,6 +6,7 @@
 #define INCIDENTD_DB_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "error.h"
 #include "util.h"
@@ -45,6 +46,13 @@ int incd_db_ntuples(const struct pg_result *res);
 /* Borrowed from res: valid until incd_db_clear(res). */
 const char *incd_db_value(const struct pg_result *res, int row, int col);
 int incd_db_length(const struct pg_result *res, int row, int col);
+
+/* The integer in column col of row, or if_null when it is NULL. */
+static inline long long incd_db_ll(const struct pg_result *res, int row, int col, long long if_null)
+{
+	const char *v = incd_db_value(res, row, col);
+	return v != NULL ? strtoll(v, NULL, 10) : if_null;
+}
 void incd_db_clear(struct pg_result *res);
 
 /* Changes on every connect and disconnect: a change means cached state may

@@ -9,7 +9,6 @@
 
 #include <json-c/json.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "jsonv.h"
@@ -53,12 +52,6 @@ static const char *const statuses[] = {"triage", "investigating", "fixing", "mon
 				       "closed", "declined",	  NULL};
 static const char *const modes[] = {"real", "test", NULL};
 
-static long long value_ll(const struct pg_result *res, int row, int col)
-{
-	const char *v = incd_db_value(res, row, col);
-	return v != NULL ? strtoll(v, NULL, 10) : 0;
-}
-
 /* Answers {"incident" : IncidentV1} from row 0 of res: the frame in column
  * col, the configuration version in col + 1. The spacing is
  * json_build_object's, which wrote these bodies before frames did. */
@@ -73,7 +66,7 @@ static bool respond_incident(struct incd_ctx *ctx, const struct pg_result *res, 
 				 "An internal error occurred; it has been logged");
 	incd_buf_adds(out, "{\"incident\" : ");
 	if (!incd_render_frames(ctx->render, ctx->db, ctx->who->organisation_id,
-				value_ll(res, 0, col + 1), &frame, 1, "", out, ctx->err))
+				incd_db_ll(res, 0, col + 1, 0), &frame, 1, "", out, ctx->err))
 		return false;
 	incd_buf_add(out, "}", 1);
 	return true;
@@ -382,11 +375,11 @@ static bool respond_page(struct incd_ctx *ctx, const struct pg_result *res, long
 	}
 	incd_buf_adds(out, "{\"incidents\" : [");
 	if (!incd_render_frames(ctx->render, ctx->db, ctx->who->organisation_id,
-				value_ll(res, 0, 3), frames, n, ", ", out, ctx->err))
+				incd_db_ll(res, 0, 3, 0), frames, n, ", ", out, ctx->err))
 		return false;
 	incd_buf_addf(out,
 		      "], \"pagination_meta\" : {\"page_size\":%ld,\"total_record_count\":%lld",
-		      page_size, value_ll(res, 0, 2));
+		      page_size, incd_db_ll(res, 0, 2, 0));
 	if (more)
 		incd_buf_addf(out, ",\"after\":\"%s\"", incd_db_value(res, (int)n - 1, 0));
 	incd_buf_adds(out, "}}");

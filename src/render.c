@@ -317,12 +317,6 @@ static char *dup_value(const struct pg_result *res, int row, int col, size_t *le
 	return incd_xstrndup(incd_db_value(res, row, col), *len);
 }
 
-static long long value_ll(const struct pg_result *res, int row, int col, long long if_null)
-{
-	const char *v = incd_db_value(res, row, col);
-	return v != NULL ? strtoll(v, NULL, 10) : if_null;
-}
-
 /* Stores one row of api.config_objects in its entry. */
 static void store_row(struct incd_render *r, struct entry *e, const struct pg_result *res, int row)
 {
@@ -339,13 +333,13 @@ static void store_row(struct incd_render *r, struct entry *e, const struct pg_re
 			e->bytes += (e->opts_cap / 2) * sizeof *e->opts + ALLOC_OVERHEAD;
 		}
 		struct option *o = &e->opts[e->nopts++];
-		o->created_us = value_ll(res, row, 2, 0);
-		o->archived_us = value_ll(res, row, 3, LLONG_MAX);
+		o->created_us = incd_db_ll(res, row, 2, 0);
+		o->archived_us = incd_db_ll(res, row, 3, LLONG_MAX);
 		o->doc = dup_value(res, row, 1, &len);
 		o->len = len;
 		e->bytes += len + 1 + ALLOC_OVERHEAD;
 	}
-	e->version = value_ll(res, row, 4, 0);
+	e->version = incd_db_ll(res, row, 4, 0);
 	r->bytes += e->bytes;
 }
 

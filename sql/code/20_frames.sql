@@ -98,26 +98,54 @@ as $$
         || ',"updated_at":"' || api.ts((i).updated_at) || '"}'
 $$;
 
+-- The frame of incident i with these role assignments and custom field
+-- values, one array element per row of incident_role_assignments and of
+-- incident_custom_field_values, in any order (the positions order them).
+-- The create calls it with the values it validated, before it writes any
+-- row; api.incident_frame_of with the rows. plpgsql, so that the plan of
+-- its statement is kept for the session.
+create or replace function api.incident_frame_from(
+    i incidents,
+    p_ra_role text[], p_ra_user text[], p_ra_pos integer[],
+    p_cf_field text[], p_cf_entry integer[], p_cf_pos integer[],
+    p_cf_option text[], p_cf_text text[], p_cf_link text[], p_cf_num numeric[])
+returns text
+language plpgsql stable
+as $$
+begin
+    return api.incident_frame(i,
+        (select string_agg(api.assignment_frame(a.role_id, a.user_id), ',' order by a.pos)
+         from unnest(p_ra_role, p_ra_user, p_ra_pos) as a(role_id, user_id, pos)),
+        (select string_agg(api.entry_frame(e.field_id, (i).created_at, e.vals), ',' order by e.entry_pos)
+         from (select v.field_id, min(v.entry_pos) as entry_pos,
+                      string_agg(api.value_frame(v.option_id, v.txt, v.link, v.num), ',' order by v.value_pos) as vals
+               from unnest(p_cf_field, p_cf_entry, p_cf_pos, p_cf_option, p_cf_text, p_cf_link, p_cf_num)
+                    as v(field_id, entry_pos, value_pos, option_id, txt, link, num)
+               group by v.field_id) e));
+end
+$$;
+
 -- The frame of incident i from its rows: what reads use while i.frame is
 -- NULL, and what incidentd_fill_frames stores.
 create or replace function api.incident_frame_of(i incidents) returns text
 language sql stable
 as $$
-    select api.incident_frame(i,
-        (select string_agg(api.assignment_frame(a.incident_role_id, a.user_id), ',' order by a.position)
-         from incident_role_assignments a
-         where a.incident_id = (i).id),
-        (select string_agg(api.entry_frame(e.custom_field_id, (i).created_at, e.vals), ',' order by e.entry_position)
-         from (select v.custom_field_id, min(v.entry_position) as entry_position,
-                      string_agg(api.value_frame(v.value_option_id, v.value_text, v.value_link, v.value_numeric),
-                                 ',' order by v.value_position) as vals
-               from incident_custom_field_values v
-               where v.incident_id = (i).id
-               group by v.custom_field_id) e))
+    select api.incident_frame_from(i, a.role_ids, a.user_ids, a.positions,
+                                   v.field_ids, v.entries, v.positions, v.options, v.texts, v.links, v.nums)
+    from (select array_agg(x.incident_role_id), array_agg(x.user_id), array_agg(x.position)
+          from incident_role_assignments x
+          where x.incident_id = (i).id) as a(role_ids, user_ids, positions),
+         (select array_agg(x.custom_field_id), array_agg(x.entry_position), array_agg(x.value_position),
+                 array_agg(x.value_option_id), array_agg(x.value_text), array_agg(x.value_link),
+                 array_agg(x.value_numeric)
+          from incident_custom_field_values x
+          where x.incident_id = (i).id) as v(field_ids, entries, positions, options, texts, links, nums)
 $$;
 
 comment on function api.incident_frame(incidents, text, text) is
     'The frame of an incident (the header of sql/code/20_frames.sql says what a frame is), given its role assignments'' and custom field entries'' frames.';
+comment on function api.incident_frame_from(incidents, text[], text[], integer[], text[], integer[], integer[], text[], text[], text[], numeric[]) is
+    'The frame of an incident with the given role assignments and custom field values (one element per row).';
 comment on function api.incident_frame_of(incidents) is
     'The frame of an incident, built from its rows.';
 
@@ -149,8 +177,11 @@ comment on function incidentd_fill_frames(integer) is
 -- The configuration objects the frames name
 -- ---------------------------------------------------------------------------
 
--- The organisation's configuration version (config_versions).
-create or replace function api.config_version(p_org text) returns bigint
+-- The organisation's configuration version (config_versions): one row. A
+-- set-returning SQL function so that PostgreSQL inlines it where the reads
+-- ask for it, (select c.version from api.config_version(org) c): a scalar
+-- SQL function with a subquery would be called, not inlined.
+create or replace function api.config_version(p_org text) returns table (version bigint)
 language sql stable
 as $$
     select coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
@@ -169,7 +200,7 @@ returns table (ref text, doc text, created_us bigint, archived_us bigint, config
 language plpgsql stable
 as $$
 declare
-    v_version bigint := api.config_version(p_org);
+    v_version bigint := (select c.version from api.config_version(p_org) c);
     -- the ids of each tag, so that each lookup is an index scan
     v_s text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'S');
     v_t text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'T');

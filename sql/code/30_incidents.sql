@@ -16,7 +16,7 @@ returns table (frame text, config_version bigint)
 language sql stable
 as $$
     select coalesce(i.frame, api.incident_frame_of(i)),
-           coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+           (select c.version from api.config_version(p_org) c)
     from incidents i
     where i.organisation_id = p_org
       and i.id = p_id
@@ -88,7 +88,7 @@ begin
             select * from api.page_cursor(p_org, p_can_see_private, p_after)
         ), meta as (
             select (select t.total from api.incident_total(p_org, p_can_see_private, null) t) as total,
-                   coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+                   (select c.version from api.config_version(p_org) c)
                        as config_version,
                    exists (select from cursor) as after_ok
         )
@@ -130,7 +130,7 @@ begin
             select * from api.page_cursor(p_org, p_can_see_private, p_after)
         ), meta as (
             select (select t.total from api.incident_total(p_org, p_can_see_private, p_statuses) t) as total,
-                   coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+                   (select c.version from api.config_version(p_org) c)
                        as config_version,
                    exists (select from cursor) as after_ok
         )
@@ -163,7 +163,7 @@ returns table (id text, frame text, config_version bigint)
 language sql stable
 as $$
     select i.id, coalesce(i.frame, api.incident_frame_of(i)),
-           coalesce((select v.version from config_versions v where v.organisation_id = p_org), 0)
+           (select c.version from api.config_version(p_org) c)
     from incidents i
     where i.organisation_id = p_org and i.idempotency_key = p_key
 $$;
@@ -535,15 +535,8 @@ begin
     v_row.source_message_timestamp := p_payload ->> 'source_message_timestamp';
     v_row.created_at := v_now;
     v_row.updated_at := v_now;
-    v_row.frame := api.incident_frame(v_row,
-        (select string_agg(api.assignment_frame(a.role_id, a.user_id), ',' order by a.pos)
-         from unnest(ra_role, ra_user, ra_pos) as a(role_id, user_id, pos)),
-        (select string_agg(api.entry_frame(e.field_id, v_now, e.vals), ',' order by e.entry_pos)
-         from (select v.field_id, min(v.entry_pos) as entry_pos,
-                      string_agg(api.value_frame(v.option_id, v.txt, v.link, v.num), ',' order by v.value_pos) as vals
-               from unnest(cf_field, cf_entry, cf_pos, cf_option, cf_text, cf_link, cf_num)
-                    as v(field_id, entry_pos, value_pos, option_id, txt, link, num)
-               group by v.field_id) e));
+    v_row.frame := api.incident_frame_from(v_row, ra_role, ra_user, ra_pos,
+                                           cf_field, cf_entry, cf_pos, cf_option, cf_text, cf_link, cf_num);
 
     insert into incidents as i
     select v_row.*
@@ -560,7 +553,7 @@ begin
 
     update organisations set last_incident_number = v_number where organisations.id = p_org;
 
-    return query select false, p_id, v_row.frame, api.config_version(p_org);
+    return query select false, p_id, v_row.frame, (select c.version from api.config_version(p_org) c);
 end
 $$;
 

@@ -439,7 +439,7 @@ select pg_temp.check(frame is null, 'an update by hand clears the frame')
 from incidents where idempotency_key = 'k1' and organisation_id = '01H0000000000000000000RGA1';
 select pg_temp.check(incidentd_fill_frames(10) = 1, 'and it is built again');
 -- Every configuration write counts in config_versions, per organisation.
-create temp table v0 as select api.config_version('01H0000000000000000000RGA1') as a, api.config_version('01H0000000000000000000RGB1') as b;
+create temp table v0 as select (select version from api.config_version('01H0000000000000000000RGA1')) as a, (select version from api.config_version('01H0000000000000000000RGB1')) as b;
 update severities set description = 'changed' where id = '01H0000000000000000000SEV1';
 update incident_types set description = 'changed' where id = '01H0000000000000000000TYP1';
 update incident_roles set description = 'changed' where id = '01H0000000000000000000R0E1';
@@ -447,8 +447,8 @@ update custom_fields set description = 'changed' where id = '01H0000000000000000
 update custom_field_options set value = 'Changed' where id = '01H0000000000000000000PSS1';
 update users set name = 'Lisa L' where id = '01H0000000000000000000VSR1';
 update api_keys set name = 'Key A renamed' where id = '01H0000000000000000000KEYA';
-select pg_temp.check(api.config_version('01H0000000000000000000RGA1') = a + 7
-                     and api.config_version('01H0000000000000000000RGB1') = b, 'config writes count per organisation')
+select pg_temp.check((select version from api.config_version('01H0000000000000000000RGA1')) = a + 7
+                     and (select version from api.config_version('01H0000000000000000000RGB1')) = b, 'config writes count per organisation')
 from v0;
 
 \echo smoke: all checks passed
