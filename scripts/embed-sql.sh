@@ -1,6 +1,6 @@
 #!/bin/sh
 # Prints a C source file that embeds the SQL files of sql/ (see
-# src/migrations.h): the migrations as incd_migrations[] and the code files
+# src/ctl/migrations.h): the migrations as incd_migrations[] and the code files
 # as incd_code[], each in the order given.
 #
 # usage: embed-sql.sh MIGRATION_FILE... --code CODE_FILE...

@@ -105,13 +105,14 @@ ensure_packages() {
 
 # build NAME [CONFIGURE_ARG...]: out-of-tree build in build/NAME, configured
 # again only when the arguments change. Runs autogen.sh on a fresh clone
-# (or after a failed one); later changes to configure.ac or Makefile.am are
+# (or after a failed one, or when configure.ac is newer); later changes to configure.ac or Makefile.am are
 # picked up by the rebuild rules of the generated Makefile.
 build() {
     local name=$1
     shift
     local dir="$INCD_ROOT/build/$name" args="$*"
-    if [ ! -x "$INCD_ROOT/configure" ] || [ ! -f "$INCD_ROOT/Makefile.in" ]; then
+    if [ ! -x "$INCD_ROOT/configure" ] || [ ! -f "$INCD_ROOT/Makefile.in" ] ||
+        [ "$INCD_ROOT/configure.ac" -nt "$INCD_ROOT/configure" ]; then
         (cd "$INCD_ROOT" && ./autogen.sh) || return 1
     fi
     mkdir -p "$dir" || return 1

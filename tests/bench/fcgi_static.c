@@ -1,7 +1,7 @@
 /* fcgi_static: the HTTP ceiling's stand-in for incidentd.
  *
  * A pre-forked libfcgi responder built the way incidentd's master and
- * workers are (src/master.c, src/worker.c): the master binds a unix socket
+ * workers are (src/daemon/master.c, src/daemon/worker.c): the master binds a unix socket
  * with FCGX_OpenSocket (backlog 1024), makes it non-blocking, forks N
  * workers and only reaps them; each worker waits as incidentd's do (its own
  * epoll instance on the socket with EPOLLEXCLUSIVE) and accepts one
@@ -10,7 +10,7 @@
  * response is a file of bytes captured from the real endpoint (CGI headers
  * "Status: ...", "Content-Type: ...", "X-Request-Id: ...", a blank line,
  * then the body), written as is, in one write as incidentd writes its
- * responses (src/fcgi_out.c): no database, no JSON, no routing.
+ * responses (src/daemon/fcgi_out.c): no database, no JSON, no routing.
  *
  * With --database it is the pass-through responder of the benchmark's
  * chain ceiling P instead: each worker holds one PostgreSQL connection
@@ -31,7 +31,7 @@
  * SIGTERM/SIGINT to the master stop it and its workers; the socket is
  * removed at exit. Built by tests/bench/run.sh with
  *   gcc -O2 $(pkg-config --cflags fcgi libpq) -Isrc fcgi_static.c \
- *       src/fcgi_out.c $(pkg-config --libs fcgi libpq)
+ *       src/daemon/fcgi_out.c $(pkg-config --libs fcgi libpq)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -181,7 +181,7 @@ static int passthrough_respond(FCGX_Request *fr, PGconn *conn, const struct pass
 	return rc;
 }
 
-/* The worker loop of src/worker.c, minus everything that is incidentd's
+/* The worker loop of src/daemon/worker.c, minus everything that is incidentd's
  * own work: copy the variables incidentd copies, drain stdin, answer. */
 static int worker(int listen_fd, const char *resp, size_t resp_len, const struct passthrough *pt)
 {

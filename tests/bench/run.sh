@@ -404,7 +404,7 @@ step "build (build/bench) and the FastCGI responder"
 build bench
 # shellcheck disable=SC2046 # pkg-config prints several words
 gcc -std=c11 -O2 -Wall -Wextra -Werror $(pkg-config --cflags fcgi libpq) \
-    -I"$INCD_ROOT/src" -o "$RESPONDER" "$BENCH_SRC/fcgi_static.c" "$INCD_ROOT/src/fcgi_out.c" \
+    -I"$INCD_ROOT/src/daemon" -o "$RESPONDER" "$BENCH_SRC/fcgi_static.c" "$INCD_ROOT/src/daemon/fcgi_out.c" \
     $(pkg-config --libs fcgi libpq)
 
 work=$(mktemp -d /tmp/incidentd-bench.XXXXXX)
@@ -452,7 +452,7 @@ DATABASE_URL=$DBURL "$CTL" migrate >/dev/null
 # renders permalinks as incidentd's workers do (they set this per
 # connection), so that D and P build the very bytes incidentd sends.
 q -c "alter database incidentd set incidentd.public_url = '$STACK_URL'"
-# ... and plan as they plan: generic plans (src/db.c says why).
+# ... and plan as they plan: generic plans (src/daemon/db.c says why).
 q -c "alter database incidentd set plan_cache_mode = force_generic_plan"
 q -f "$BENCH_SRC/sql/helpers.sql"
 
@@ -526,7 +526,7 @@ cp "$BENCH_SRC/pgbench/create.sql" "$PGB/"
 
 # create_template ORG: the create payload for organisation ORG, @KEY@ for
 # the idempotency key. Keys in the order the worker's normalised copy has
-# them (src/h_incidents.c), so pgbench sends what the worker would send:
+# them (src/api/incidents.c), so pgbench sends what the worker would send:
 # a severity, the default type, one value of each select field, a text
 # value and the lead role assigned by email.
 create_template() {

@@ -240,7 +240,7 @@ def test_walk_during_concurrent_creates(api, ctx):
 
 def test_large_pages_arrive_whole(api, ctx):
     """Responses leave the worker as FastCGI records of at most 65535 bytes
-    in one writev() (src/fcgi_out.c), 32 records per call: a 2.6 MB page
+    in one writev() (src/daemon/fcgi_out.c), 32 records per call: a 2.6 MB page
     (25 summaries of 50,000 two-byte characters) crosses both limits and
     must arrive byte for byte, in order, at every page size."""
     o = ctx.new_org("list-large")

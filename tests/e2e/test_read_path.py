@@ -240,7 +240,7 @@ def test_page_250_without_statistics(api, ctx, db, org):
                       "order by created_at desc, id desc offset 100 limit 1", o=big.id)
     tables = "'incidents'::regclass, 'incident_counts'::regclass, 'config_versions'::regclass"
     # auto_explain shows the plan of the function's statement (as NOTICEs on
-    # stderr); the worker's sessions plan generically (src/db.c).
+    # stderr); the worker's sessions plan generically (src/daemon/db.c).
     script = """
 set plan_cache_mode = force_generic_plan;
 load 'auto_explain';

@@ -18,8 +18,8 @@ set auto_explain.log_nested_statements = on;
 set auto_explain.log_level = notice;
 set client_min_messages = notice;
 
--- The worker's statements (src/h_incidents.c), planned as the worker plans
--- them (src/db.c).
+-- The worker's statements (src/api/incidents.c), planned as the worker plans
+-- them (src/daemon/db.c).
 set plan_cache_mode = force_generic_plan;
 prepare show(text, text, boolean) as
     select frame, config_version from api.incident_show($1, $2, $3::boolean);

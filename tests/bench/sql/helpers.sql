@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP on
 
 -- A ULID from 48 bits of milliseconds and two 40-bit random numbers,
--- written like incidentd_ulid() and src/ulid.c. One SQL expression, so
+-- written like incidentd_ulid() and src/core/ulid.c. One SQL expression, so
 -- the planner inlines it into the load's SELECT.
 create or replace function bench_ulid(t bigint, r1 bigint, r2 bigint) returns text
 language sql immutable parallel safe

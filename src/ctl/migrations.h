@@ -1,5 +1,5 @@
 /* The SQL files compiled into incidentctl: the migrations and the code of
- * sql/ (docs/SCHEMA.md, "Layout"). src/migrations.c is generated from
+ * sql/ (docs/SCHEMA.md, "Layout"). src/ctl/migrations.c is generated from
  * sql/migrations/ and sql/code/ by scripts/embed-sql.sh; the
  * files in sql/ stay the source of truth. */
 #ifndef INCIDENTD_MIGRATIONS_H
