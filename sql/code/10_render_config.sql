@@ -170,3 +170,28 @@ as $$
         'created_at', api.ts((f).created_at),
         'updated_at', api.ts((f).updated_at))
 $$;
+
+-- IncidentStatusV1 / IncidentStatusV2
+create or replace function api.incident_status_json(s incident_statuses) returns json
+language sql stable
+as $$
+    select json_build_object(
+        'id', (s).id,
+        'name', (s).name,
+        'description', (s).description,
+        'rank', (s).rank,
+        'category', (s).category,
+        'created_at', api.ts((s).created_at),
+        'updated_at', api.ts((s).updated_at))
+$$;
+
+comment on function api.incident_status_json(incident_statuses) is 'IncidentStatusV1/V2 JSON of a status row.';
+
+-- IncidentTimestampV2
+create or replace function api.incident_timestamp_json(t incident_timestamps) returns json
+language sql stable
+as $$
+    select json_build_object('id', (t).id, 'name', (t).name, 'rank', (t).rank)
+$$;
+
+comment on function api.incident_timestamp_json(incident_timestamps) is 'IncidentTimestampV2 JSON of a timestamp row.';

@@ -17,6 +17,8 @@
 --                            live at <µs>, the incident's created_at in
 --                            microseconds since 1970
 --   O<option id>             CustomFieldOptionV1, a value
+--   A<status id>             IncidentStatusV2 (V2 frames and updates)
+--   M<timestamp id>          IncidentTimestampV2 (V2 frames)
 --   P<reference number>      ,"permalink":"<public URL>/incidents/<n>", or
 --                            nothing when the worker has no public URL
 -- api.config_objects answers the worker's questions about those objects.
@@ -98,40 +100,35 @@ as $$
         || ',"updated_at":"' || api.ts((i).updated_at) || '"}'
 $$;
 
--- The frame of incident i with these role assignments and custom field
--- values, one array element per row of incident_role_assignments and of
--- incident_custom_field_values, in any order (the positions order them).
--- The create calls it with the values it validated, before it writes any
--- row; api.incident_frame_of with the rows. plpgsql, so that the plan of
--- its statement is kept for the session.
-create or replace function api.incident_frame_from(
+-- The frames of incident i's role assignments and custom field entries
+-- (comma-separated, in order; null for none), given one array element per
+-- row of incident_role_assignments and of incident_custom_field_values, in
+-- any order (the positions order them). What both renderings share: the
+-- writers call it with the values they validated, api.incident_parts_of
+-- with the rows.
+create or replace function api.incident_parts_from(
     i incidents,
     p_ra_role text[], p_ra_user text[], p_ra_pos integer[],
     p_cf_field text[], p_cf_entry integer[], p_cf_pos integer[],
     p_cf_option text[], p_cf_text text[], p_cf_link text[], p_cf_num numeric[])
-returns text
-language plpgsql stable
-as $$
-begin
-    return api.incident_frame(i,
-        (select string_agg(api.assignment_frame(a.role_id, a.user_id), ',' order by a.pos)
-         from unnest(p_ra_role, p_ra_user, p_ra_pos) as a(role_id, user_id, pos)),
-        (select string_agg(api.entry_frame(e.field_id, (i).created_at, e.vals), ',' order by e.entry_pos)
-         from (select v.field_id, min(v.entry_pos) as entry_pos,
-                      string_agg(api.value_frame(v.option_id, v.txt, v.link, v.num), ',' order by v.value_pos) as vals
-               from unnest(p_cf_field, p_cf_entry, p_cf_pos, p_cf_option, p_cf_text, p_cf_link, p_cf_num)
-                    as v(field_id, entry_pos, value_pos, option_id, txt, link, num)
-               group by v.field_id) e));
-end
-$$;
-
--- The frame of incident i from its rows: what reads use while i.frame is
--- NULL, and what incidentd_fill_frames stores.
-create or replace function api.incident_frame_of(i incidents) returns text
+returns table (assignments text, entries text)
 language sql stable
 as $$
-    select api.incident_frame_from(i, a.role_ids, a.user_ids, a.positions,
-                                   v.field_ids, v.entries, v.positions, v.options, v.texts, v.links, v.nums)
+    select (select string_agg(api.assignment_frame(a.role_id, a.user_id), ',' order by a.pos)
+            from unnest(p_ra_role, p_ra_user, p_ra_pos) as a(role_id, user_id, pos)),
+           (select string_agg(api.entry_frame(e.field_id, (i).created_at, e.vals), ',' order by e.entry_pos)
+            from (select v.field_id, min(v.entry_pos) as entry_pos,
+                         string_agg(api.value_frame(v.option_id, v.txt, v.link, v.num), ',' order by v.value_pos) as vals
+                  from unnest(p_cf_field, p_cf_entry, p_cf_pos, p_cf_option, p_cf_text, p_cf_link, p_cf_num)
+                       as v(field_id, entry_pos, value_pos, option_id, txt, link, num)
+                  group by v.field_id) e)
+$$;
+
+-- The same from incident i's rows.
+create or replace function api.incident_parts_of(i incidents) returns table (assignments text, entries text)
+language sql stable
+as $$
+    select p.assignments, p.entries
     from (select array_agg(x.incident_role_id), array_agg(x.user_id), array_agg(x.position)
           from incident_role_assignments x
           where x.incident_id = (i).id) as a(role_ids, user_ids, positions),
@@ -139,30 +136,117 @@ as $$
                  array_agg(x.value_option_id), array_agg(x.value_text), array_agg(x.value_link),
                  array_agg(x.value_numeric)
           from incident_custom_field_values x
-          where x.incident_id = (i).id) as v(field_ids, entries, positions, options, texts, links, nums)
+          where x.incident_id = (i).id) as v(field_ids, entries, positions, options, texts, links, nums),
+         api.incident_parts_from(i, a.role_ids, a.user_ids, a.positions,
+                                 v.field_ids, v.entries, v.positions, v.options, v.texts, v.links, v.nums) p
+$$;
+
+-- IncidentV2's incident_timestamp_values of incident i: every timestamp of
+-- its organisation, by rank, with its value when set.
+create or replace function api.timestamp_values_frame(i incidents) returns text
+language sql stable
+as $$
+    select string_agg('{"incident_timestamp":' || api.frame_ref('M', t.id)
+                      || coalesce(',"value":{"value":"' || api.ts(case t.lifecycle
+                             when 'reported' then coalesce((i).reported_at, (i).created_at)
+                             when 'accepted' then (i).accepted_at
+                             when 'resolved' then (i).resolved_at
+                             when 'closed' then (i).closed_at
+                             else (i).declined_at end) || '"}', '')
+                      || '}', ',' order by t.rank, t.id)
+    from incident_timestamps t
+    where t.organisation_id = (i).organisation_id
+$$;
+
+-- The Incidents V2 frame of incident i, given the frames of its role
+-- assignments and custom field entries: IncidentV2 with the objects V1
+-- shares (same schemas) named by the same references, and two more: A,
+-- the incident's status, and M, a lifecycle timestamp. duration_metrics
+-- is left out, as the contract allows.
+create or replace function api.incident_frame_v2(i incidents, p_assignments text, p_entries text)
+returns text
+language sql stable
+as $$
+    select '{"id":' || to_json((i).id)::text
+        || ',"reference":"INC-' || (i).reference_number || '"'
+        || ',"name":' || to_json((i).name)::text
+        || coalesce(',"summary":' || to_json((i).summary)::text, '')
+        || ',"incident_status":' || api.frame_ref('A', api.incident_status_id_of(i))
+        || ',"visibility":' || to_json((i).visibility)::text
+        || ',"mode":"' || api.mode_v2(i) || '"'
+        || ',"creator":' || api.frame_ref('K', (i).creator_api_key_id)
+        || coalesce(',"severity":' || api.frame_ref('S', (i).severity_id), '')
+        || coalesce(',"incident_type":' || api.frame_ref('T', (i).incident_type_id), '')
+        || ',"incident_role_assignments":[' || coalesce(p_assignments, '') || ']'
+        || ',"custom_field_entries":[' || coalesce(p_entries, '') || ']'
+        || ',"incident_timestamp_values":[' || coalesce(api.timestamp_values_frame(i), '') || ']'
+        || ',"slack_team_id":' || to_json((i).slack_team_id)::text
+        || ',"slack_channel_id":' || to_json((i).slack_channel_id)::text
+        || ',"slack_channel_name":' || to_json(coalesce(nullif((i).slack_channel_name, ''),
+                                                        api.slack_channel_name((i).reference_number, (i).name)))::text
+        || coalesce(',"call_url":' || to_json((i).call_url)::text, '')
+        || coalesce(',"postmortem_document_url":' || to_json((i).postmortem_document_url)::text, '')
+        || api.frame_ref('P', (i).reference_number::text)
+        || ',"created_at":"' || api.ts((i).created_at) || '"'
+        || ',"updated_at":"' || api.ts((i).updated_at) || '"}'
+$$;
+
+-- The frames of incident i from its rows: what reads use while a frame
+-- column is NULL, and what incidentd_fill_frames stores.
+create or replace function api.incident_frame_of(i incidents) returns text
+language sql stable
+as $$
+    select api.incident_frame(i, p.assignments, p.entries) from api.incident_parts_of(i) p
+$$;
+
+create or replace function api.incident_frame_v2_of(i incidents) returns text
+language sql stable
+as $$
+    select api.incident_frame_v2(i, p.assignments, p.entries) from api.incident_parts_of(i) p
+$$;
+
+-- An incident update's frame: IncidentUpdateV2 with its status, severity
+-- and updater by reference.
+create or replace function api.incident_update_frame(u incident_updates) returns text
+language sql stable
+as $$
+    select '{"id":' || to_json((u).id)::text
+        || ',"incident_id":' || to_json((u).incident_id)::text
+        || coalesce(',"message":' || to_json((u).message)::text, '')
+        || ',"new_incident_status":' || api.frame_ref('A', (u).new_incident_status_id)
+        || coalesce(',"new_severity":' || api.frame_ref('S', (u).new_severity_id), '')
+        || ',"updater":' || api.frame_ref('K', (u).updater_api_key_id)
+        || ',"created_at":"' || api.ts((u).created_at) || '"}'
 $$;
 
 comment on function api.incident_frame(incidents, text, text) is
     'The frame of an incident (the header of sql/code/20_frames.sql says what a frame is), given its role assignments'' and custom field entries'' frames.';
-comment on function api.incident_frame_from(incidents, text[], text[], integer[], text[], integer[], integer[], text[], text[], text[], numeric[]) is
-    'The frame of an incident with the given role assignments and custom field values (one element per row).';
+comment on function api.incident_parts_from(incidents, text[], text[], integer[], text[], integer[], integer[], text[], text[], text[], numeric[]) is
+    'The frames of an incident''s role assignments and custom field entries, given one array element per row.';
+comment on function api.incident_frame_v2(incidents, text, text) is
+    'The Incidents V2 frame of an incident, given its role assignments'' and custom field entries'' frames.';
 comment on function api.incident_frame_of(incidents) is
-    'The frame of an incident, built from its rows.';
+    'The V1 frame of an incident, built from its rows.';
+comment on function api.incident_frame_v2_of(incidents) is
+    'The V2 frame of an incident, built from its rows.';
+comment on function api.incident_update_frame(incident_updates) is
+    'The frame of an incident update (IncidentUpdateV2 with objects by reference).';
 
--- Builds up to p_batch missing frames (oldest incidents first) and returns
--- how many it built: call it until it returns 0 after an upgrade or a load
--- by hand, each call its own short transaction.
+-- Builds up to p_batch incidents' missing frames (oldest incidents first)
+-- and returns how many incidents it framed: call it until it returns 0
+-- after an upgrade or a load by hand, each call its own short transaction.
 create or replace function incidentd_fill_frames(p_batch integer) returns integer
 language sql volatile
 as $$
     with todo as (
         select i.id from incidents i
-        where i.frame is null
+        where i.frame is null or i.frame_v2 is null
         order by i.id
         limit p_batch
         for update skip locked
     ), done as (
-        update incidents i set frame = api.incident_frame_of(i)
+        update incidents i set frame = coalesce(i.frame, api.incident_frame_of(i)),
+                               frame_v2 = coalesce(i.frame_v2, api.incident_frame_v2_of(i))
         from todo
         where i.id = todo.id
         returning 1
@@ -209,6 +293,8 @@ declare
     v_k text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'K');
     v_o text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'O');
     v_f text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'F');
+    v_a text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'A');
+    v_m text[] := array(select substr(r, 2) from unnest(p_refs) r where left(r, 1) = 'M');
 begin
     return query
         select 'S' || s.id, json_strip_nulls(api.severity_json(s))::text, null::bigint, null::bigint, v_version
@@ -235,7 +321,15 @@ begin
         union all
         select 'O' || o.id, json_strip_nulls(api.custom_field_option_json(o))::text, null, null, v_version
         from custom_field_options o
-        where o.organisation_id = p_org and o.id = any (v_o);
+        where o.organisation_id = p_org and o.id = any (v_o)
+        union all
+        select 'A' || st.id, json_strip_nulls(api.incident_status_json(st))::text, null, null, v_version
+        from incident_statuses st
+        where st.organisation_id = p_org and st.id = any (v_a)
+        union all
+        select 'M' || t.id, json_strip_nulls(api.incident_timestamp_json(t))::text, null, null, v_version
+        from incident_timestamps t
+        where t.organisation_id = p_org and t.id = any (v_m);
     return query
         select x.ref, x.doc, x.created_us, x.archived_us, v_version
         from (
@@ -299,26 +393,34 @@ create or replace trigger custom_field_options_config_version
 create or replace trigger users_config_version
     after insert or update or delete on users
     for each row execute function incidentd_bump_config_version();
+create or replace trigger incident_statuses_config_version
+    after insert or update or delete on incident_statuses
+    for each row execute function incidentd_bump_config_version();
+create or replace trigger incident_timestamps_config_version
+    after insert or update or delete on incident_timestamps
+    for each row execute function incidentd_bump_config_version();
 create or replace trigger api_keys_config_version
     after insert or update or delete on api_keys
     for each row execute function incidentd_bump_config_version();
 
--- A frame follows its row: an UPDATE that changes the incident but not its
--- frame (by hand, or by code that forgot) sets the frame to NULL, so the
--- reads build it again from the rows.
+-- A frame follows its row: an UPDATE that changes the incident but neither
+-- of its frames (by hand, or by code that forgot) sets both to NULL, so the
+-- reads build them again from the row. Writers set both.
 create or replace function incidentd_incident_frame_reset() returns trigger
 language plpgsql
 as $$
 begin
-    if new.frame is not distinct from old.frame and new is distinct from old then
+    if new.frame is not distinct from old.frame and new.frame_v2 is not distinct from old.frame_v2
+       and new is distinct from old then
         new.frame := null;
+        new.frame_v2 := null;
     end if;
     return new;
 end
 $$;
 
 comment on function incidentd_incident_frame_reset() is
-    'Trigger: an UPDATE of an incident that leaves its frame as it was clears the frame, which is then built again from the row.';
+    'Trigger: an UPDATE of an incident that leaves both its frames as they were clears them, and they are built again from the row.';
 
 create or replace trigger incidents_frame_reset
     before update on incidents

@@ -214,6 +214,8 @@ declare
     v_number     bigint;
     v_inserted   text;
     v_now        timestamptz;
+    v_ra_frames  text;
+    v_cf_frames  text;
 
     v_list       jsonb;   -- custom_field_entries / incident_role_assignments
     v_item       jsonb;   -- one entry / assignment
@@ -534,9 +536,16 @@ begin
     v_row.source_message_channel_id := p_payload ->> 'source_message_channel_id';
     v_row.source_message_timestamp := p_payload ->> 'source_message_timestamp';
     v_row.created_at := v_now;
+    v_row.incident_status_id := (select st.id from incident_statuses st
+                                 where st.organisation_id = p_org and st.seeded_as = v_status);
+    v_row.reported_at := v_now;
+    v_row.retrospective := false;
     v_row.updated_at := v_now;
-    v_row.frame := api.incident_frame_from(v_row, ra_role, ra_user, ra_pos,
-                                           cf_field, cf_entry, cf_pos, cf_option, cf_text, cf_link, cf_num);
+    select p.assignments, p.entries into v_ra_frames, v_cf_frames
+    from api.incident_parts_from(v_row, ra_role, ra_user, ra_pos,
+                                 cf_field, cf_entry, cf_pos, cf_option, cf_text, cf_link, cf_num) p;
+    v_row.frame := api.incident_frame(v_row, v_ra_frames, v_cf_frames);
+    v_row.frame_v2 := api.incident_frame_v2(v_row, v_ra_frames, v_cf_frames);
 
     insert into incidents as i
     select v_row.*
