@@ -229,3 +229,7 @@ group by 1, 2, 3, 4;
 -- Replaced by api.incident_parts_from (sql/code/20_frames.sql).
 drop function if exists api.incident_frame_from(incidents, text[], text[], integer[], text[], integer[], integer[],
                                                 text[], text[], text[], numeric[]);
+-- Their successors take p_v2 (sql/code/30_incidents.sql).
+drop function if exists api.incident_replay(text, text);
+drop function if exists api.incident_write(text, text, text, jsonb);
+drop function if exists api.incident_create_by_key(text, text, text, text, text);
