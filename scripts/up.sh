@@ -86,7 +86,7 @@ else
     [[ $org =~ ^[0-9A-Z]{26}$ ]] || fail "incidentctl org create printed '$org', not an id" || exit 1
     "$ctl" seed-demo --org "$org" >"$var/log/seed-demo.log"
     key=$("$ctl" api-key create --org "$org" --name "demo (scripts/up.sh)" \
-        --role viewer --role incident_creator --role global_access --role manage_settings)
+        --role viewer --role incident_creator --role incident_editor --role global_access --role manage_settings)
     [[ $key =~ ^inc_[0-9a-f]+$ ]] || fail "incidentctl api-key create printed no token" || exit 1
     key_works "$STACK_URL" "$key" || fail "the new API key is refused by $STACK_URL/v1/identity" || exit 1
     say "created organisation $org and an API key"

@@ -80,7 +80,7 @@ static bool is_utf8(const char *s)
 	return ok;
 }
 
-#define QUERY_VALUE_CAP 1024 /* decoded; longer values are cut, so over any max */
+#define QUERY_VALUE_CAP INCD_H_QUERY_VALUE_CAP
 
 /* Checks raw, the decoded value of parameter q, and writes what SQL gets
  * into out (cap bytes). */
@@ -123,9 +123,9 @@ static bool counts_as_absent(const struct incd_query_spec *q, const char *raw)
 	return *raw == '\0' && (q->type == INCD_Q_ID || q->type == INCD_Q_TEXT);
 }
 
-/* Fills vals[i] with parameter i's value (kept in bufs[i]) or NULL. */
-static bool parse_query(const char *query, const struct incd_query_spec *spec, size_t n,
-			char (*bufs)[QUERY_VALUE_CAP], const char **vals, struct incd_error *err)
+bool incd_h_parse_query(const char *query, const struct incd_query_spec *spec, size_t n,
+			char (*bufs)[INCD_H_QUERY_VALUE_CAP], const char **vals,
+			struct incd_error *err)
 {
 	char name[64], raw[QUERY_VALUE_CAP];
 	bool bad;
@@ -162,7 +162,7 @@ bool incd_h_respond_query(struct incd_ctx *ctx, struct incd_stmt *stmt,
 	char bufs[INCD_H_MAX_QUERY_PARAMS][QUERY_VALUE_CAP];
 	const char *values[1 + INCD_H_MAX_QUERY_PARAMS] = {ctx->who->organisation_id};
 
-	if (!parse_query(ctx->req->query, spec, n, bufs, values + 1, ctx->err))
+	if (!incd_h_parse_query(ctx->req->query, spec, n, bufs, values + 1, ctx->err))
 		return false;
 	return incd_h_respond(ctx, stmt, values, 200);
 }

@@ -72,6 +72,11 @@ bool incd_h_custom_field_options_show(struct incd_ctx *ctx);
 bool incd_h_custom_field_options_update(struct incd_ctx *ctx);
 bool incd_h_custom_field_options_delete(struct incd_ctx *ctx);
 bool incd_h_users_list(struct incd_ctx *ctx);
+bool incd_h_incidents_v2_list(struct incd_ctx *ctx);
+bool incd_h_incidents_v2_create(struct incd_ctx *ctx);
+bool incd_h_incidents_v2_show(struct incd_ctx *ctx);
+bool incd_h_incidents_v2_edit(struct incd_ctx *ctx);
+bool incd_h_incident_updates_list(struct incd_ctx *ctx);
 bool incd_h_users_show(struct incd_ctx *ctx);
 
 /* Shared by the configuration handlers (docs/CONFIG.md). */
@@ -106,6 +111,13 @@ struct incd_query_spec {
 };
 
 #define INCD_H_MAX_QUERY_PARAMS 8
+#define INCD_H_QUERY_VALUE_CAP 1024 /* decoded; longer values are cut, so over any max */
+
+/* Fills vals[i] with the value of spec[i] in query (kept in bufs[i]), or
+ * NULL when absent; a bad value is a 422 with source.field = its name. */
+bool incd_h_parse_query(const char *query, const struct incd_query_spec *spec, size_t n,
+			char (*bufs)[INCD_H_QUERY_VALUE_CAP], const char **vals,
+			struct incd_error *err) INCD_MUST_CHECK;
 
 /* Runs stmt with ($1 organisation, then one parameter per row of spec, in
  * order: its value, or NULL when absent; an empty ID or TEXT value counts as

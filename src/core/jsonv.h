@@ -54,6 +54,11 @@ enum incd_field_type {
 };
 
 /* One row of a payload description: what key holds and whether it must. */
+#define INCD_JV_OPTIONAL_STRING(key, max)                                                          \
+	{                                                                                          \
+		key, INCD_F_STRING, false, 0, max, NULL                                            \
+	}
+
 struct incd_field_spec {
 	const char *key;
 	enum incd_field_type type;

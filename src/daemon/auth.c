@@ -46,6 +46,7 @@ static const struct {
     {"incident_creator", INCD_SCOPE_CREATE},
     {"global_access", INCD_SCOPE_VIEW | INCD_SCOPE_PRIVATE},
     {"manage_settings", INCD_SCOPE_SETTINGS},
+    {"incident_editor", INCD_SCOPE_EDIT},
 };
 
 unsigned incd_roles_scopes(const char *roles)

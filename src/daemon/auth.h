@@ -16,6 +16,7 @@ enum incd_scope {
 	INCD_SCOPE_CREATE = 1u << 2,   /* incidents.create */
 	INCD_SCOPE_PRIVATE = 1u << 3,  /* see private incidents */
 	INCD_SCOPE_SETTINGS = 1u << 4, /* organisation_settings.update */
+	INCD_SCOPE_EDIT = 1u << 5,     /* incidents.edit (Incidents V2 edit) */
 };
 
 struct incd_identity {

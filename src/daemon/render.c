@@ -236,6 +236,8 @@ static bool ref_key(const char *org, const struct ref *ref, char key[KEY_LEN])
 	case 'U':
 	case 'R':
 	case 'O':
+	case 'A':
+	case 'M':
 		if (ref->len != ID_LEN)
 			return false;
 		break;
