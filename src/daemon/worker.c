@@ -47,6 +47,7 @@ static const struct incd_route routes[] = {
     {INCD_GET, "/v1/incidents", incd_h_incidents_list, INCD_SCOPE_VIEW},
     {INCD_POST, "/v1/incidents", incd_h_incidents_create, INCD_SCOPE_CREATE},
     {INCD_GET, "/v1/incidents/{id}", incd_h_incidents_show, INCD_SCOPE_VIEW},
+    {INCD_GET, "/v2/incidents", incd_h_incidents_v2_list, INCD_SCOPE_VIEW},
     {INCD_POST, "/v2/incidents", incd_h_incidents_v2_create, INCD_SCOPE_CREATE},
     {INCD_GET, "/v2/incidents/{id}", incd_h_incidents_v2_show, INCD_SCOPE_VIEW},
     {INCD_POST, "/v2/incidents/{id}/actions/edit", incd_h_incidents_v2_edit, INCD_SCOPE_EDIT},
