@@ -108,6 +108,7 @@ begin
         ('severities_live_name', 'name', 'A severity with this name already exists'),
         ('incident_roles_live_name', 'name', 'An incident role with this name already exists'),
         ('custom_fields_live_name', 'name', 'A custom field with this name already exists'),
+        ('incident_statuses_live_name', 'name', 'An incident status with this name already exists'),
         ('custom_field_options_live_value', 'value',
          'This custom field already has an option with this value')
     ) as d(constraint_name, field, message)

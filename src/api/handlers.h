@@ -78,6 +78,13 @@ bool incd_h_incidents_v2_show(struct incd_ctx *ctx);
 bool incd_h_incidents_v2_edit(struct incd_ctx *ctx);
 bool incd_h_incident_updates_list(struct incd_ctx *ctx);
 bool incd_h_users_show(struct incd_ctx *ctx);
+bool incd_h_incident_statuses_list(struct incd_ctx *ctx);
+bool incd_h_incident_statuses_create(struct incd_ctx *ctx);
+bool incd_h_incident_statuses_show(struct incd_ctx *ctx);
+bool incd_h_incident_statuses_update(struct incd_ctx *ctx);
+bool incd_h_incident_statuses_delete(struct incd_ctx *ctx);
+bool incd_h_incident_timestamps_list(struct incd_ctx *ctx);
+bool incd_h_incident_timestamps_show(struct incd_ctx *ctx);
 
 /* Shared by the configuration handlers (docs/CONFIG.md). */
 

@@ -79,6 +79,14 @@ static const struct incd_route routes[] = {
      INCD_SCOPE_SETTINGS},
     {INCD_GET, "/v2/users", incd_h_users_list, INCD_SCOPE_VIEW},
     {INCD_GET, "/v2/users/{id}", incd_h_users_show, INCD_SCOPE_VIEW},
+    {INCD_GET, "/v1/incident_statuses", incd_h_incident_statuses_list, INCD_SCOPE_VIEW},
+    {INCD_POST, "/v1/incident_statuses", incd_h_incident_statuses_create, INCD_SCOPE_SETTINGS},
+    {INCD_GET, "/v1/incident_statuses/{id}", incd_h_incident_statuses_show, INCD_SCOPE_VIEW},
+    {INCD_PUT, "/v1/incident_statuses/{id}", incd_h_incident_statuses_update, INCD_SCOPE_SETTINGS},
+    {INCD_DELETE, "/v1/incident_statuses/{id}", incd_h_incident_statuses_delete,
+     INCD_SCOPE_SETTINGS},
+    {INCD_GET, "/v2/incident_timestamps", incd_h_incident_timestamps_list, INCD_SCOPE_VIEW},
+    {INCD_GET, "/v2/incident_timestamps/{id}", incd_h_incident_timestamps_show, INCD_SCOPE_VIEW},
 };
 
 struct worker {
