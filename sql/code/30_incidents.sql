@@ -509,18 +509,27 @@ comment on function api.set_timestamp_values(text, incidents, jsonb, text) is
 create or replace function api.create_status(p_org text, p_v2 boolean, p_v1_status text, p_status_id text,
                                              p_type incident_types)
 returns incident_statuses
-language plpgsql stable
+language plpgsql volatile
 as $$
 declare
     v incident_statuses;
 begin
+    -- FOR SHARE: a status being deleted waits for this create, or this
+    -- create for the delete (which then finds the status in use, or this
+    -- create finds it archived).
     if not p_v2 then
         select s.* into v from incident_statuses s
         where s.organisation_id = p_org
-          and s.seeded_as = case when (p_type).create_in_triage = 'always' then 'triage' else p_v1_status end;
+          and s.seeded_as = case when (p_type).create_in_triage = 'always' then 'triage' else p_v1_status end
+        for share;
+        if v.archived_at is not null then
+            perform api.fail('IX422', 'status', 'invalid_value',
+                             format('The %s status has been deleted in this organisation', v.seeded_as));
+        end if;
     elsif p_status_id is not null then
         select s.* into v from incident_statuses s
-        where s.organisation_id = p_org and s.id = p_status_id and s.archived_at is null;
+        where s.organisation_id = p_org and s.id = p_status_id and s.archived_at is null
+        for share;
         if not found then
             perform api.fail('IX422', 'incident_status_id', 'invalid_value', 'No incident status with this id exists');
         end if;

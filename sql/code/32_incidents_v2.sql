@@ -156,7 +156,8 @@ begin
     v_to := v_from;
     if v_inc ->> 'incident_status_id' is not null then
         select s.* into v_to from incident_statuses s
-        where s.organisation_id = p_org and s.id = v_inc ->> 'incident_status_id' and s.archived_at is null;
+        where s.organisation_id = p_org and s.id = v_inc ->> 'incident_status_id' and s.archived_at is null
+        for share;
         if not found then
             perform api.fail('IX422', 'incident.incident_status_id', 'invalid_value',
                              'No incident status with this id exists');

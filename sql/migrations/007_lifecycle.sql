@@ -35,7 +35,7 @@ create table incident_statuses (
 
 create unique index incident_statuses_seeded on incident_statuses (organisation_id, seeded_as)
     where seeded_as is not null;
-create unique index incident_statuses_live_name on incident_statuses (organisation_id, name)
+create unique index incident_statuses_live_name on incident_statuses (organisation_id, lower(name))
     where archived_at is null;
 
 comment on table incident_statuses is

@@ -461,3 +461,14 @@ def test_edits_racing_replays_see_consistent_incidents(api, org, editor, sev):
     final = expect_ok(api.get("/v2/incidents/" + first["id"], key=editor))["incident"]
     r = api.post("/v2/incidents", key=editor, json={"idempotency_key": key, "visibility": "public"})
     assert r.body["incident"] == final and final["name"] == "v10"
+
+
+def test_v1_create_in_a_deleted_seeded_status_is_refused(api, ctx):
+    org = ctx.new_org("v2-deleted-status")
+    monitoring = ctx.db.scalar("select id from incident_statuses where organisation_id = :'o' "
+                               "and seeded_as = 'monitoring'", o=org.id)
+    r = api.delete("/v1/incident_statuses/" + monitoring, key=org.settings)
+    assert r.status == 202, r.describe()
+    r = org.create_incident(expect=422, status="monitoring", severity_id=org.severity["Minor"])
+    expect_error(r, 422, "invalid_value", "status")
+    assert org.create_incident(status="fixing", severity_id=org.severity["Minor"])["status"] == "fixing"

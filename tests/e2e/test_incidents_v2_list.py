@@ -22,7 +22,7 @@ def world(ctx, api):
                          "values (:'o', 'Learning', 'x', 45, 'learning') returning id", o=org.id)
     st["Learning"] = learning
     sev = org.severity
-    types = list(org.incident_type.values())
+    types = [org.incident_type["Default"]] + [i for n, i in sorted(org.incident_type.items()) if n != "Default"][:1]
     select_field = next(n for n in org.field if org.field_type[n] == "single_select")
     multi_field = next(n for n in org.field if org.field_type[n] == "multi_select")
     opts = list(org.option[select_field].values())
@@ -41,7 +41,7 @@ def world(ctx, api):
         ("Learning", "Major", 0, "public", "standard", opts[0], [mopts[0]], users[1]),
         ("Investigating", "Minor", 0, "public", "test", opts[0], [], None),
         ("Investigating", "Major", 0, "public", "tutorial", None, [], None),
-        ("Fixing", "Minor", 0, "private", "standard", None, [mopts[1]], users[0]),
+        ("Fixing", "Minor", 1, "private", "standard", None, [mopts[1]], users[0]),
     ]
     for s, v, t, vis, mode, opt, mo, user in plan:
         body = {"idempotency_key": new_idem(), "visibility": vis, "mode": mode,
@@ -200,6 +200,7 @@ def test_incident_type_role_and_fields(api, world):
     cfg = world[3]
     check(api, world, [("incident_type[one_of]", cfg["types"][0])])
     check(api, world, [("incident_type[not_in]", cfg["types"][0])])
+    check(api, world, [("incident_type[one_of]", cfg["types"][1])])
     role = "incident_role[%s]" % cfg["lead"]
     check(api, world, [(role + "[one_of]", cfg["users"][0])])
     check(api, world, [(role + "[one_of]", cfg["users"][0]), (role + "[one_of]", cfg["users"][1])])
