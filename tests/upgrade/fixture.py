@@ -10,7 +10,13 @@
         asks those requests and records each answer: status, the headers a
         client reads, and the body, byte for byte;
     fixture.py compare --url URL --state STATE.json --renders RENDERS.jsonl
-        asks them again and fails on any difference.
+        asks them again and fails on any difference;
+    fixture.py lifecycle --url URL --state STATE.json --editor-token TOKEN
+        checks what the lifecycle migration (007) gives an upgraded
+        database: the seeded statuses and timestamps of every organisation,
+        every recorded incident in the seeded status of its v1 status with
+        Reported at = created_at, V2 lists and filters over them, and an
+        edit of one (it writes: run it after compare).
 
 Only the v1 API of the release the fixture is made from is used, and the
 recorded requests never write (GETs, and creates whose idempotency key is
@@ -324,6 +330,68 @@ def compare(a):
     return 1 if failures else 0
 
 
+SEEDED = [("Triage", "triage"), ("Investigating", "live"), ("Fixing", "live"), ("Monitoring", "live"),
+          ("Closed", "closed"), ("Declined", "declined")]
+
+
+def lifecycle(a):
+    api = Api(a.url)
+    state = json.load(open(a.state, encoding="utf-8"))
+    admin = state["keys"]["admin"]["token"]
+    failures = []
+
+    def expect(cond, what):
+        if not cond:
+            failures.append(what)
+
+    for label in ("admin", "other admin"):
+        tok = state["keys"][label]["token"]
+        sts = api.ok("GET", "/v1/incident_statuses", tok)["incident_statuses"]
+        expect([(s["name"], s["category"]) for s in sts] == SEEDED, "%s: seeded statuses %r" % (label, sts))
+        tss = api.ok("GET", "/v2/incident_timestamps", tok)["incident_timestamps"]
+        expect([t["name"] for t in tss] == ["Reported at", "Accepted at", "Resolved at", "Closed at", "Declined at"],
+               "%s: seeded timestamps %r" % (label, tss))
+    ids = sorted({p["path"].rsplit("/", 1)[1] for p in state["probes"]
+                  if p["key"] == "admin" and p["method"] == "GET"
+                  and p["path"].startswith("/v1/incidents/") and "?" not in p["path"]})
+    by_status = {}
+    for i in ids:
+        v1 = api.ok("GET", "/v1/incidents/" + i, admin)["incident"]
+        v2 = api.ok("GET", "/v2/incidents/" + i, admin)["incident"]
+        by_status.setdefault(v1["status"], []).append(i)
+        expect(v2["incident_status"]["name"].lower() == v1["status"], "%s: status %s vs %s" % (
+            i, v2["incident_status"]["name"], v1["status"]))
+        for k in ("id", "reference", "name", "visibility", "created_at", "updated_at"):
+            expect(v2[k] == v1[k], "%s: %s differs" % (i, k))
+        values = {t["incident_timestamp"]["name"]: t.get("value", {}).get("value")
+                  for t in v2["incident_timestamp_values"]}
+        expect(values == {"Reported at": v1["created_at"], "Accepted at": None, "Resolved at": None,
+                          "Closed at": None, "Declined at": None}, "%s: timestamps %r" % (i, values))
+    expect(len(ids) >= 10, "too few recorded incidents: %d" % len(ids))
+    sts = {s["name"]: s["id"] for s in api.ok("GET", "/v1/incident_statuses", admin)["incident_statuses"]}
+    for name, _ in SEEDED:
+        v1 = api.ok("GET", "/v1/incidents?page_size=250&status=" + name.lower(), admin)
+        v2 = api.ok("GET", "/v2/incidents?page_size=250&mode[one_of]=standard&mode[one_of]=test"
+                    "&mode[one_of]=tutorial&mode[one_of]=retrospective&status[one_of]=" + sts[name], admin)
+        expect(sorted(x["id"] for x in v1["incidents"]) == sorted(x["id"] for x in v2["incidents"]),
+               "status %s: v1 and v2 lists differ" % name)
+        expect(v1["pagination_meta"]["total_record_count"] == v2["pagination_meta"]["total_record_count"],
+               "status %s: totals differ" % name)
+    old = by_status.get("investigating", [None])[0]
+    expect(old is not None, "no recorded investigating incident")
+    if old:
+        out = api.ok("POST", "/v2/incidents/%s/actions/edit" % old, a.editor_token,
+                     {"incident": {"incident_status_id": sts["Fixing"]}, "notify_incident_channel": False})
+        expect(out["incident"]["incident_status"]["name"] == "Fixing", "edit of an old incident")
+        expect(api.ok("GET", "/v1/incidents/" + old, admin)["incident"]["status"] == "fixing", "v1 after the edit")
+        ups = api.ok("GET", "/v2/incident_updates?incident_id=" + old, admin)["incident_updates"]
+        expect(len(ups) == 1 and ups[0]["new_incident_status"]["name"] == "Fixing", "updates after the edit")
+    for f in failures:
+        print("LIFECYCLE: " + f, file=sys.stderr)
+    print("lifecycle: %d incidents checked, %d problems" % (len(ids), len(failures)))
+    return 1 if failures else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -335,12 +403,17 @@ def main():
     p.add_argument("--url", required=True)
     p.add_argument("--state", required=True)
     p.add_argument("--out", required=True)
+    p = sub.add_parser("lifecycle")
+    p.add_argument("--url", required=True)
+    p.add_argument("--state", required=True)
+    p.add_argument("--editor-token", required=True)
     p = sub.add_parser("compare")
     p.add_argument("--url", required=True)
     p.add_argument("--state", required=True)
     p.add_argument("--renders", required=True)
     a = ap.parse_args()
-    return {"populate": populate, "capture": capture, "compare": compare}[a.cmd](a) or 0
+    return {"populate": populate, "capture": capture, "compare": compare,
+            "lifecycle": lifecycle}[a.cmd](a) or 0
 
 
 if __name__ == "__main__":

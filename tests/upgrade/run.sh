@@ -5,7 +5,11 @@
 # incidentd; and checks that
 #   1. every recorded answer is the same, byte for byte (fixture.py compare);
 #   2. migrate --status calls the upgraded database up to date;
-#   3. its schema (pg_dump --schema-only) is exactly a fresh database's.
+#   3. its schema (pg_dump --schema-only) is exactly a fresh database's;
+#   4. the lifecycle (migration 007) holds for the old data: seeded
+#      statuses and timestamps, incidents in the status of their v1 status,
+#      V2 reads and lists, and an edit (fixture.py lifecycle; it writes, so
+#      it runs after 1-3).
 #
 # usage: tests/upgrade/run.sh BUILD_DIR [FIXTURE_DIR]
 set -euo pipefail
@@ -66,4 +70,12 @@ else
     fail "schema: the upgraded database differs from a fresh one"
     rc=1
 fi
+# An editor key for the lifecycle check: the fixture's keys predate the role.
+admin_id=$("$INCD_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["keys"]["admin"]["id"])' \
+    "$fixture/state.json")
+org=$("${psql[@]}" -At -d "$base/incidentd" -v k="$admin_id" <<<"select organisation_id from api_keys where id = :'k'")
+editor=$("$ctl" --database-url "$base/incidentd" api-key create --org "$org" --name upgrade-editor \
+    --role viewer --role incident_editor --role global_access 2>/dev/null)
+"$INCD_PYTHON" "$here/fixture.py" lifecycle --url "$STACK_URL" --state "$fixture/state.json" \
+    --editor-token "$editor" || rc=1
 exit "$rc"
