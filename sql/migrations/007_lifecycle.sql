@@ -1,16 +1,17 @@
 -- 007_lifecycle: the incident lifecycle of Incidents V2 (docs/LIFECYCLE.md):
 -- statuses, lifecycle timestamps, incident updates, and what v2 edits.
 --
--- Locks (docs/SCHEMA.md, "Long locks"): every ALTER of incidents below is a
--- catalog change (columns without a default or with a constant one; a
--- foreign key added NOT VALID, since every existing row holds NULL there),
--- so nothing rewrites or scans the table under its AccessExclusiveLock.
--- Existing incidents are not updated: a NULL incident_status_id means the
--- seeded status named by the incident's v1 status, and a NULL reported_at
--- means created_at (the columns' comments say so), which is what the issue
--- asked the upgrade to give them. The one scan is the fill of
--- incident_facet_counts, under SHARE mode on incidents so that no create
--- slips between the count and the trigger that keeps it.
+-- Locks (docs/SCHEMA.md, "Long locks"): the one scan of incidents, the
+-- fill of the new counters, runs first, under SHARE mode (reads go on,
+-- writes wait), so that no write slips between a count and the trigger
+-- that keeps it. The ALTERs of incidents come last: each is a catalog
+-- change (columns without a default or with a constant one; a foreign key
+-- added NOT VALID, since every existing row holds NULL there), and the
+-- AccessExclusiveLock they take, held to the commit, then covers only
+-- them and the code that migrate applies after this file. Existing
+-- incidents are not updated: a NULL incident_status_id means the seeded
+-- status named by the incident's v1 status, and a NULL reported_at means
+-- created_at (the columns' comments say so).
 
 -- ---------------------------------------------------------------------------
 -- Statuses
@@ -67,42 +68,6 @@ comment on table incident_timestamps is
     'The lifecycle timestamps of an organisation (Incident Timestamps V2): Reported at, Accepted at, Resolved at, Closed at, Declined at. Their values live in the incidents columns named by lifecycle (reported_at, accepted_at, ...).';
 comment on column incident_timestamps.lifecycle is
     'Which incidents column holds this timestamp''s value: reported -> reported_at, accepted -> accepted_at, resolved -> resolved_at, closed -> closed_at, declined -> declined_at.';
-
--- ---------------------------------------------------------------------------
--- Incidents: status, v2 fields, timestamp values, the v2 frame
--- ---------------------------------------------------------------------------
-
-alter table incidents
-    add column incident_status_id      text,
-    add column retrospective           boolean not null default false,
-    add column call_url                text check (char_length(call_url) <= 10000),
-    add column postmortem_document_url text check (char_length(postmortem_document_url) <= 10000),
-    add column reported_at             timestamptz,
-    add column accepted_at             timestamptz,
-    add column resolved_at             timestamptz,
-    add column closed_at               timestamptz,
-    add column declined_at             timestamptz,
-    add column frame_v2                text;
-
-alter table incidents
-    add constraint incidents_incident_status_fkey
-    foreign key (organisation_id, incident_status_id) references incident_statuses (organisation_id, id)
-    not valid;
-
-comment on column incidents.status is
-    'The Incidents V1 status, derived from incident_status_id: the seeded status''s seeded_as, else by category (triage -> triage, live/paused -> investigating, learning/closed -> closed, declined/merged/canceled -> declined). Written with every change of status.';
-comment on column incidents.incident_status_id is
-    'The incident''s status. NULL only for incidents created before statuses existed and never edited since: their status is the seeded status whose seeded_as is incidents.status.';
-comment on column incidents.retrospective is
-    'True for incidents created in mode retrospective (Incidents V2); mode is then real. V2 renders mode standard (real, not retrospective), retrospective, test or tutorial.';
-comment on column incidents.reported_at is
-    'Value of the Reported at timestamp; NULL means created_at (incidents from before lifecycle timestamps).';
-comment on column incidents.accepted_at is 'Value of Accepted at: set when the incident first leaves triage (or explicitly).';
-comment on column incidents.resolved_at is 'Value of Resolved at: set when the incident first enters a learning or closed status (or explicitly).';
-comment on column incidents.closed_at is 'Value of Closed at: set when the incident enters a closed status (or explicitly).';
-comment on column incidents.declined_at is 'Value of Declined at: set when the incident is declined (or explicitly).';
-comment on column incidents.frame_v2 is
-    'The incident''s Incidents V2 rendering with configuration objects named by reference (sql/code/20_frames.sql), as frame is for V1. Derived data: NULL means not built yet.';
 
 -- ---------------------------------------------------------------------------
 -- Incident updates
@@ -225,6 +190,42 @@ from incident_custom_field_values v
 join incidents i on i.id = v.incident_id
 where v.value_option_id is not null
 group by 1, 2, 3, 4;
+
+-- ---------------------------------------------------------------------------
+-- Incidents: status, v2 fields, timestamp values, the v2 frame
+-- ---------------------------------------------------------------------------
+
+alter table incidents
+    add column incident_status_id      text,
+    add column retrospective           boolean not null default false,
+    add column call_url                text check (char_length(call_url) <= 10000),
+    add column postmortem_document_url text check (char_length(postmortem_document_url) <= 10000),
+    add column reported_at             timestamptz,
+    add column accepted_at             timestamptz,
+    add column resolved_at             timestamptz,
+    add column closed_at               timestamptz,
+    add column declined_at             timestamptz,
+    add column frame_v2                text;
+
+alter table incidents
+    add constraint incidents_incident_status_fkey
+    foreign key (organisation_id, incident_status_id) references incident_statuses (organisation_id, id)
+    not valid;
+
+comment on column incidents.status is
+    'The Incidents V1 status, derived from incident_status_id: the seeded status''s seeded_as, else by category (triage -> triage, live/paused -> investigating, learning/closed -> closed, declined/merged/canceled -> declined). Written with every change of status.';
+comment on column incidents.incident_status_id is
+    'The incident''s status. NULL only for incidents created before statuses existed and never edited since: their status is the seeded status whose seeded_as is incidents.status.';
+comment on column incidents.retrospective is
+    'True for incidents created in mode retrospective (Incidents V2); mode is then real. V2 renders mode standard (real, not retrospective), retrospective, test or tutorial.';
+comment on column incidents.reported_at is
+    'Value of the Reported at timestamp; NULL means created_at (incidents from before lifecycle timestamps).';
+comment on column incidents.accepted_at is 'Value of Accepted at: set when the incident first leaves triage (or explicitly).';
+comment on column incidents.resolved_at is 'Value of Resolved at: set when the incident first enters a learning or closed status (or explicitly).';
+comment on column incidents.closed_at is 'Value of Closed at: set when the incident enters a closed status (or explicitly).';
+comment on column incidents.declined_at is 'Value of Declined at: set when the incident is declined (or explicitly).';
+comment on column incidents.frame_v2 is
+    'The incident''s Incidents V2 rendering with configuration objects named by reference (sql/code/20_frames.sql), as frame is for V1. Derived data: NULL means not built yet.';
 
 -- Replaced by api.incident_parts_from (sql/code/20_frames.sql).
 drop function if exists api.incident_frame_from(incidents, text[], text[], integer[], text[], integer[], integer[],
