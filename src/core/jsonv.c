@@ -66,6 +66,36 @@ static bool scan_number(struct scan *s)
 	return true;
 }
 
+/* Reads the four hex digits of a \u escape, s->p on its 'u'; leaves s->p
+ * on the last digit. */
+static bool scan_hex4(struct scan *s, unsigned *unit)
+{
+	*unit = 0;
+	for (int i = 0; i < 4; i++) {
+		if (++s->p >= s->end || !isxdigit((unsigned char)*s->p))
+			return false;
+		unsigned char c = (unsigned char)*s->p;
+		*unit = *unit * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return true;
+}
+
+/* A \u escape, s->p on its 'u'. UTF-16 surrogates must come as a high one
+ * escaped right before a low one: json-c would turn a lone or reversed one
+ * into U+FFFD, and the text was not UTF-8 to begin with (RFC 8259 s8.2). */
+static bool scan_unicode_escape(struct scan *s)
+{
+	unsigned unit;
+	if (!scan_hex4(s, &unit) || (unit >= 0xDC00 && unit <= 0xDFFF))
+		return false;
+	if (unit < 0xD800 || unit > 0xDBFF)
+		return true;
+	if (s->end - s->p < 3 || s->p[1] != '\\' || s->p[2] != 'u')
+		return false;
+	s->p += 2;
+	return scan_hex4(s, &unit) && unit >= 0xDC00 && unit <= 0xDFFF;
+}
+
 static bool scan_string(struct scan *s)
 {
 	if (s->p >= s->end || *s->p != '"')
@@ -91,9 +121,8 @@ static bool scan_string(struct scan *s)
 		if (++s->p >= s->end)
 			return false;
 		if (*s->p == 'u') {
-			for (int i = 0; i < 4; i++)
-				if (++s->p >= s->end || !isxdigit((unsigned char)*s->p))
-					return false;
+			if (!scan_unicode_escape(s))
+				return false;
 		} else if (strchr("\"\\/bfnrt", *s->p) == NULL || *s->p == '\0') {
 			return false;
 		}

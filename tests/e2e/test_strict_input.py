@@ -1,0 +1,109 @@
+"""Strict input at the edges: JSON surrogate escapes, query parameters that
+do not decode, show URLs that a client normalised, paths with a NUL.
+
+CONTRACT.md, Errors: a body that is not valid JSON or not UTF-8 is 400
+invalid_json; a path or query the HTTP layer cannot decode is 400
+bad_request; an unknown id or route is 404 not_found. README.md, "Decisions
+where the contract is silent", records the choices made here.
+"""
+
+import json
+import uuid
+
+import pytest
+
+from helpers import expect_error, expect_ok, new_idem
+
+# A lone high, a lone low, a reversed pair, and a valid pair followed by a
+# lone high; all as JSON escapes (the bytes backslash, u, four hex digits).
+BAD_SURROGATES = [r"\ud800", r"\udc00", r"\udc00\ud800", r"\ud83d\ude00\ud83d", r"\uDBFF x"]
+
+
+def _u(prefix="strict"):
+    return "%s %s" % (prefix, uuid.uuid4().hex[:10])
+
+
+# ---------------------------------------------------------------------------
+# 1. surrogate escapes: 400 invalid_json on every endpoint that takes a body
+
+
+def _body_endpoints(org):
+    """(method, path, key, a body that would be accepted but for the text in
+    its "name"/"value" field): every route that reads a JSON body."""
+    field = next(n for n, t in org.field_type.items() if t == "single_select")
+    option = next(iter(org.option[field].values()))
+    sev = next(iter(org.severity.values()))
+    role = next(iter(org.role.values()))
+    fid = org.field[field]
+    return [
+        ("POST", "/v1/incidents", org.creator,
+         {"idempotency_key": new_idem(), "visibility": "public", "name": "NAME"}),
+        ("POST", "/v1/severities", org.settings, {"name": "NAME", "description": "d"}),
+        ("PUT", "/v1/severities/" + sev, org.settings, {"name": "NAME", "description": "d"}),
+        ("POST", "/v2/incident_roles", org.settings,
+         {"name": "NAME", "shortform": "s", "description": "d", "instructions": "i"}),
+        ("PUT", "/v2/incident_roles/" + role, org.settings,
+         {"name": "NAME", "shortform": "s", "description": "d", "instructions": "i"}),
+        ("POST", "/v2/custom_fields", org.settings,
+         {"name": "NAME", "description": "d", "field_type": "text"}),
+        ("PUT", "/v2/custom_fields/" + fid, org.settings, {"name": "NAME", "description": "d"}),
+        ("POST", "/v1/custom_field_options", org.settings, {"custom_field_id": fid, "value": "NAME"}),
+        ("PUT", "/v1/custom_field_options/" + option, org.settings, {"value": "NAME"}),
+    ]
+
+
+def _with_text(body, text):
+    """body as JSON bytes with text (JSON escapes, written as they are) in
+    place of the string "NAME"."""
+    raw = json.dumps(body)
+    assert raw.count('"NAME"') == 1, raw
+    return raw.replace('"NAME"', '"%s"' % text).encode()
+
+
+def _config_rows(db, org):
+    return db.query(
+        "select (select count(*) from severities where organisation_id = :'o'),"
+        " (select count(*) from incident_roles where organisation_id = :'o'),"
+        " (select count(*) from custom_fields where organisation_id = :'o'),"
+        " (select count(*) from custom_field_options o join custom_fields f"
+        "   on f.id = o.custom_field_id where f.organisation_id = :'o'),"
+        " (select count(*) from incidents where organisation_id = :'o'),"
+        " (select string_agg(name, ',' order by id) from severities where organisation_id = :'o')",
+        o=org.id)
+
+
+@pytest.mark.parametrize("text", BAD_SURROGATES, ids=lambda t: t.replace("\\", ""))
+def test_surrogate_escapes_are_400_invalid_json_everywhere(api, db, org, text):
+    before = _config_rows(db, org)
+    for method, path, key, body in _body_endpoints(org):
+        r = api.request(method, path, key=key, data=_with_text(body, "a" + text + "b"))
+        expect_error(r, 400, "invalid_json")
+        # In a member name as well as in a value.
+        r = api.request(method, path, key=key,
+                        data=_with_text(body, "n").replace(b'{', b'{"k' + text.encode() + b'": 1, ', 1))
+        expect_error(r, 400, "invalid_json")
+    assert _config_rows(db, org) == before
+
+
+def test_surrogate_escape_is_not_a_replay(api, org):
+    """The replay probe reads the idempotency key without a full parse; a
+    body with a lone surrogate elsewhere is still refused, not replayed."""
+    key = new_idem()
+    org.create_incident(idempotency_key=key, name="first")
+    body = b'{"idempotency_key": "%s", "visibility": "public", "name": "x\\ud800"}' % key.encode()
+    r = api.post("/v1/incidents", key=org.creator, data=body)
+    expect_error(r, 400, "invalid_json")
+    assert r.header("Idempotent-Replayed") is None
+
+
+def test_surrogate_pair_is_one_character(api, org):
+    name = _u("pair") + " \\ud83d\\ude00"
+    r = api.post("/v1/incidents", key=org.creator,
+                 data=('{"idempotency_key": "%s", "visibility": "public", "name": "%s"}'
+                       % (new_idem(), name)).encode())
+    inc = expect_ok(r)["incident"]
+    assert inc["name"] == name.replace("\\ud83d\\ude00", "\U0001F600")
+    r = api.post("/v1/severities", key=org.settings,
+                 data=('{"name": "%s", "description": "\\uD800\\uDC00"}' % name).encode())
+    sev = expect_ok(r, 201)["severity"]
+    assert sev["description"] == "\U00010000"
