@@ -108,10 +108,11 @@ static bool read_params(FCGX_Request *fr, struct incd_request *req, struct incd_
 		free(req->request_id);
 		req->request_id = incd_xstrdup(id);
 	}
+	/* The path as the client sent it, dot segments and all. Never
+	 * DOCUMENT_URI: nginx has resolved those there, and
+	 * "/v1/x/../incidents" would become the list. */
 	const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
 	const char *qs = FCGX_GetParam("QUERY_STRING", fr->envp);
-	if (uri == NULL)
-		uri = FCGX_GetParam("DOCUMENT_URI", fr->envp);
 	if (uri == NULL)
 		uri = "/";
 	if (qs == NULL) {

@@ -107,3 +107,63 @@ def test_surrogate_pair_is_one_character(api, org):
                  data=('{"name": "%s", "description": "\\uD800\\uDC00"}' % name).encode())
     sev = expect_ok(r, 201)["severity"]
     assert sev["description"] == "\U00010000"
+
+
+# ---------------------------------------------------------------------------
+# 3. a show URL never answers with a list
+#
+# curl, urllib3 and browsers remove dot segments before sending, so
+# "/v1/incidents/." and "/v1/incidents/x/.." leave the client as
+# "/v1/incidents/": the show route with its id removed. Clients that send
+# the path as written reach incidentd with the dots in place.
+
+COLLECTIONS = ["/v1/incidents", "/v1/severities", "/v1/incident_types", "/v2/incident_roles",
+               "/v2/custom_fields", "/v1/custom_field_options", "/v2/users"]
+
+LIST_KEYS = {"incidents", "severities", "incident_types", "incident_roles", "custom_fields",
+             "custom_field_options", "users", "pagination_meta"}
+
+
+def _never_a_list(r):
+    expect_error(r, 404, "not_found")
+    assert not (LIST_KEYS & set(r.body)), r.describe()
+
+
+@pytest.mark.parametrize("base", COLLECTIONS)
+def test_collection_with_trailing_slash_is_404(api, org, base):
+    _never_a_list(api.get(base + "/", key=org.admin))
+
+
+@pytest.mark.parametrize("base", COLLECTIONS)
+@pytest.mark.parametrize("tail", ["/.", "/..", "/./", "/%2e", "/%2E%2e", "/x/..", "/x/../", "//",
+                                  "/./.", "/x/%2e%2e"])
+def test_dot_segments_never_reach_a_list(api, org, base, tail):
+    _never_a_list(api.get(base + tail, key=org.admin))
+
+
+@pytest.mark.parametrize("path", ["/v1/./incidents", "/v1/x/../incidents", "/v1/incidents/x/../",
+                                  "/x/../v1/incidents", "/v1//incidents", "/v1/severities/../incidents"])
+def test_paths_that_normalise_to_a_list_are_404(api, org, path):
+    _never_a_list(api.get(path, key=org.admin))
+
+
+def test_absolute_form_request_target(api, org):
+    """GET http://host/v1/incidents/. HTTP/1.1: the path as sent still counts."""
+    base = "http://%s:%d" % (api.host, api.port)
+    _never_a_list(api.get(base + "/v1/incidents/.", key=org.admin))
+    _never_a_list(api.get(base + "/v1/incidents/", key=org.admin))
+    assert "incidents" in expect_ok(api.get(base + "/v1/incidents", key=org.admin))
+
+
+def test_trailing_slash_does_not_create(api, org):
+    before = org.incident_count()
+    body = {"idempotency_key": new_idem(), "visibility": "public"}
+    expect_error(api.post("/v1/incidents/", key=org.creator, json=body), 404, "not_found")
+    expect_error(api.post("/v1/incidents/.", key=org.creator, json=body), 405, "method_not_allowed")
+    assert org.incident_count() == before
+
+
+def test_collections_still_list(api, org):
+    body = expect_ok(api.get("/v1/incidents", key=org.admin))
+    assert "incidents" in body and "pagination_meta" in body
+
