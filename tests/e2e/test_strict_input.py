@@ -167,3 +167,33 @@ def test_collections_still_list(api, org):
     body = expect_ok(api.get("/v1/incidents", key=org.admin))
     assert "incidents" in body and "pagination_meta" in body
 
+
+# ---------------------------------------------------------------------------
+# 4. a NUL in a path names nothing: 404, like any unknown id or route
+#
+# nginx refuses "%00" in a path before any location (errors.conf maps that
+# to the 404); a broken escape is a path that cannot be decoded (400).
+
+ID_ROUTES = [("GET", p) for p in COLLECTIONS] + [
+    ("PUT", "/v1/severities"), ("DELETE", "/v1/severities"), ("PUT", "/v2/incident_roles"),
+    ("DELETE", "/v2/incident_roles"), ("PUT", "/v2/custom_fields"), ("DELETE", "/v2/custom_fields"),
+    ("PUT", "/v1/custom_field_options"), ("DELETE", "/v1/custom_field_options")]
+
+
+@pytest.mark.parametrize("method,base", ID_ROUTES, ids=lambda v: str(v))
+@pytest.mark.parametrize("ident", ["%00", "ab%00cd", "%00%00", "01ARZ3NDEKTSV4RRFFQ69G5FA%00"])
+def test_nul_in_id_is_404(api, org, method, base, ident):
+    kw = {"json": {"name": "n"}} if method == "PUT" else {}
+    r = api.request(method, base + "/" + ident, key=org.settings, **kw)
+    expect_error(r, 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/v1/incidents/%00?page_size=1", "/v1/incid%00ents", "/v9/%00"])
+def test_nul_anywhere_in_an_api_path_is_404(api, org, path):
+    expect_error(api.get(path, key=org.admin), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/v1/incidents/%zz", "/v1/incidents/%0", "/v1/incidents/%00%zz",
+                                  "/v1/incidents/%g0"])
+def test_undecodable_path_is_400(api, org, path):
+    expect_error(api.get(path, key=org.admin), 400, "bad_request")
