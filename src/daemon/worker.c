@@ -124,6 +124,16 @@ static bool read_params(FCGX_Request *fr, struct incd_request *req, struct incd_
 		req->path = incd_xstrdup("?");
 		return incd_fail(err, 404, "not_found", NULL, "No such route");
 	}
+	/* A query the HTTP layer cannot decode is the contract's 400, for
+	 * every route and every parameter, known or not: handlers then see
+	 * only text they can judge (422 for a value they do not accept). The
+	 * message leaves the name to source.field: cut to fit, it could end
+	 * inside a character. */
+	char field[sizeof err->field];
+	if (!incd_query_check(req->query, field, sizeof field))
+		return incd_fail(err, 400, "bad_request", field,
+				 "This query parameter does not decode to UTF-8 text without NUL "
+				 "(percent-escapes are %%XX, two hex digits)");
 	return true;
 }
 

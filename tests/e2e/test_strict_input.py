@@ -1,5 +1,6 @@
 """Strict input at the edges: JSON surrogate escapes, query parameters that
-do not decode, show URLs that a client normalised, paths with a NUL.
+do not decode, show URLs that a client normalised, paths with a NUL. The
+numbers of the sections are those of the findings of issue #14, part 3.
 
 CONTRACT.md, Errors: a body that is not valid JSON or not UTF-8 is 400
 invalid_json; a path or query the HTTP layer cannot decode is 400
@@ -107,6 +108,56 @@ def test_surrogate_pair_is_one_character(api, org):
                  data=('{"name": "%s", "description": "\\uD800\\uDC00"}' % name).encode())
     sev = expect_ok(r, 201)["severity"]
     assert sev["description"] == "\U00010000"
+
+
+
+# ---------------------------------------------------------------------------
+# 2. a query the HTTP layer cannot decode: 400 bad_request, source.field
+#    naming the parameter (as sent, when its name is what does not decode)
+
+QUERY_CASES = [
+    ("%zz=1", "%zz"),
+    ("%00=5&x=1", "%00"),
+    ("x=1&%4=2", "%4"),
+    ("st%E9tus=triage", "st%E9tus"),
+    ("status=%zz", "status"),
+    ("page_size=%00", "page_size"),
+    ("after=%E9", "after"),
+    ("unknown=a%00b", "unknown"),
+    ("caf%C3%A9=%ff", "caf\u00e9"),
+]
+
+
+@pytest.mark.parametrize("base", ["/v1/incidents", "/v1/severities", "/v2/users",
+                                  "/v1/custom_field_options", "/v1/incidents/01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                                  "/v1/identity", "/healthz"])
+@pytest.mark.parametrize("query,field", QUERY_CASES, ids=[q for q, _ in QUERY_CASES])
+def test_undecodable_query_is_400_with_field(api, org, base, query, field):
+    r = api.get(base + "?" + query, key=org.admin)
+    e = expect_error(r, 400, "bad_request", field=json.loads('"%s"' % field))
+    assert e["message"]
+
+
+def test_undecodable_query_before_authentication_and_writes(api, org):
+    expect_error(api.get("/v1/incidents?%zz=1"), 400, "bad_request", field="%zz")
+    before = org.incident_count()
+    r = api.post("/v1/incidents?%00=1", key=org.creator,
+                 json={"idempotency_key": new_idem(), "visibility": "public"})
+    expect_error(r, 400, "bad_request", field="%00")
+    assert org.incident_count() == before
+
+
+def test_decodable_queries_still_work(api, org):
+    org.create_incident(status="triage")
+    body = expect_ok(api.get("/v1/incidents?status=tri%61ge&page%5Fsize=1&x=caf%C3%A9&%F0%9F%98%80",
+                             key=org.admin))
+    assert body["incidents"] and body["pagination_meta"]["page_size"] == 1
+
+
+@pytest.mark.parametrize("query,field", [("page_size=0", "page_size"), ("status=nope", "status"),
+                                         ("after=x", "after")])
+def test_query_validation_errors_name_the_parameter(api, org, query, field):
+    expect_error(api.get("/v1/incidents?" + query, key=org.admin), 422, "invalid_value", field=field)
 
 
 # ---------------------------------------------------------------------------
