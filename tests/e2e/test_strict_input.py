@@ -9,11 +9,13 @@ where the contract is silent", records the choices made here.
 """
 
 import json
+import os
+import re
 import uuid
 
 import pytest
 
-from helpers import expect_error, expect_ok, new_idem
+from helpers import burst, expect_error, expect_ok, new_idem, wait_until
 
 # A lone high, a lone low, a reversed pair, and a valid pair followed by a
 # lone high; all as JSON escapes (the bytes backslash, u, four hex digits).
@@ -248,3 +250,40 @@ def test_nul_anywhere_in_an_api_path_is_404(api, org, path):
                                   "/v1/incidents/%g0"])
 def test_undecodable_path_is_400(api, org, path):
     expect_error(api.get(path, key=org.admin), 400, "bad_request")
+
+
+# ---------------------------------------------------------------------------
+# 5. what PostgreSQL says outside a statement reaches the log as log lines
+#
+# A backend ended by pg_terminate_backend sends its FATAL to an idle
+# connection, which libpq hands to the connection's notice receiver (so do
+# a server's shutdown WARNINGs and RAISE NOTICEs). libpq's default one
+# prints it raw to stderr, the log: no time, pid or level.
+
+LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z \[\d+\] (error|warn|info|debug): \S")
+TERMINATED = "terminating connection due to administrator command"
+
+
+@pytest.mark.resilience
+def test_database_notices_are_log_lines(api, db, env):
+    assert env.log and os.path.exists(env.log), "INCIDENTD_LOG is not set"
+    start = os.path.getsize(env.log)
+
+    def new_text():
+        with open(env.log, "rb") as f:
+            f.seek(start)
+            return f.read().decode("utf-8", "replace")
+
+    # Every worker busy at once, so that each holds a connection.
+    burst(lambda: api.get("/healthz"), 32)
+    n = int(db.scalar("select count(pg_terminate_backend(pid)) from pg_stat_activity"
+                      " where application_name = 'incidentd'"))
+    assert n >= 1
+    assert wait_until(lambda: new_text().count(TERMINATED) >= n, timeout=10), new_text()
+    # The workers reconnect by themselves.
+    assert wait_until(lambda: api.get("/healthz").status == 200, timeout=10)
+    text = new_text()
+    for line in text.splitlines():
+        assert LOG_LINE.match(line), "not a log line: %r" % line
+        if TERMINATED in line:
+            assert " warn: database FATAL: " + TERMINATED + " sqlstate=57P01" in line, line
