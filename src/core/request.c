@@ -173,13 +173,18 @@ static void copy_utf8(char *dst, size_t cap, const char *s)
 
 bool incd_query_check(const char *query, char *field, size_t cap)
 {
+	field[0] = '\0';
+	/* Every request passes here, and most queries hold no escape: then
+	 * each name and value is a piece of the query cut at ASCII '&' and
+	 * '=', UTF-8 when the whole is, and needs no buffers to judge. */
+	if (strchr(query, '%') == NULL && incd_utf8_valid(query, strlen(query)))
+		return true;
 	/* Buffers as long as the query: nothing is cut, so a long name or
 	 * value is judged whole, not by a prefix ending inside a character. */
 	size_t len = strlen(query);
 	char *name = incd_xmalloc(len + 1), *value = incd_xmalloc(len + 1);
 	bool bad = false;
 
-	field[0] = '\0';
 	while (!bad && incd_query_next(&query, name, len + 1, value, len + 1, &bad))
 		if (bad)
 			copy_utf8(field, cap, name);

@@ -127,6 +127,10 @@ START_TEST(query_check)
 	    {"after=%E9", "after"},
 	    {"caf%C3%A9=%ff", "caf\xc3\xa9"},
 	    {"unknown=%", "unknown"},
+	    /* no escape at all: bytes as sent must still be UTF-8 */
+	    {"a=\xff", "a"},
+	    {"x=1&\xe9=1", "%E9"},
+	    {"caf\xc3\xa9=\xe2\x82\xac+x", NULL},
 	};
 	char field[256];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
