@@ -112,6 +112,22 @@ def test_surrogate_pair_is_one_character(api, org):
     assert sev["description"] == "\U00010000"
 
 
+@pytest.mark.parametrize("escaped,char", [(r"\ud836\udc00", "\U0001D800"), (r"\ud837\ude00", "\U0001DE00"),
+                                          (r"\uD876\uDC01", "\U0002D801"), (r"\udbf7\udfff", "\U0010DFFF")])
+def test_pairs_json_c_took_for_surrogates(api, org, escaped, char):
+    """json-c stored U+FFFD for pairs whose code point's low 16 bits look
+    like a surrogate (U+1D800..U+1DFFF, CJK extension F's U+2D800.., ...);
+    found by tests/fuzz."""
+    name = _u("pair") + " " + escaped
+    r = api.post("/v1/incidents", key=org.creator,
+                 data=('{"idempotency_key": "%s", "visibility": "public", "name": "%s"}'
+                       % (new_idem(), name)).encode())
+    inc = expect_ok(r)["incident"]
+    assert inc["name"] == name.replace(escaped, char)
+    shown = expect_ok(api.get("/v1/incidents/" + inc["id"], key=org.admin))["incident"]
+    assert shown["name"] == inc["name"]
+
+
 
 # ---------------------------------------------------------------------------
 # 2. a query the HTTP layer cannot decode: 400 bad_request, source.field
