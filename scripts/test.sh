@@ -6,13 +6,16 @@
 #      this checkout renders every object as before)
 #   3. sanitizer build (build/asan, ASan + UBSan), unit tests, e2e tests,
 #      and incidentd's log checked for sanitizer reports
-#   4. make distcheck
+#   4. fuzzing: each libFuzzer target of tests/fuzz for FUZZ_SECONDS
+#      (default 60) on its corpus (tests/fuzz/corpus, regression inputs
+#      included); FUZZ_SECONDS=0 skips it
+#   5. make distcheck
 # Each e2e run gets a throwaway stack (PostgreSQL cluster, incidentd, nginx
 # on free loopback ports) in a temp dir, stopped and removed afterwards
 # (KEEP=1 keeps the dir and its logs).
 #
 # usage: scripts/test.sh [--quick] [--no-e2e] [-- PYTEST_ARG...]
-#   --quick   default build only: no sanitizer build, no distcheck
+#   --quick   default build only: no sanitizer build, no fuzzing, no distcheck
 #   --no-e2e  no end-to-end tests (no PostgreSQL or nginx needed)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -21,7 +24,7 @@ set -euo pipefail
 usage() {
     cat >&2 <<'EOF'
 usage: scripts/test.sh [--quick] [--no-e2e] [-- PYTEST_ARG...]
-  --quick   default build only: no sanitizer build, no distcheck
+  --quick   default build only: no sanitizer build, no fuzzing, no distcheck
   --no-e2e  no end-to-end tests (no PostgreSQL or nginx needed)
 EOF
     exit "$1"
@@ -200,6 +203,15 @@ for v in "${variants[@]}"; do
         step "upgrade ($v)" "$INCD_ROOT/tests/upgrade/run.sh" "$INCD_ROOT/build/$v"
     fi
 done
+
+fuzz_seconds=${FUZZ_SECONDS:-60}
+if [ "$quick" = 1 ]; then
+    skip "fuzz" "--quick"
+elif [ "$fuzz_seconds" = 0 ]; then
+    skip "fuzz" "FUZZ_SECONDS=0"
+else
+    step "fuzz ($fuzz_seconds s per target)" "$INCD_ROOT/tests/fuzz/run.sh" "$fuzz_seconds"
+fi
 
 if [ "$quick" = 0 ]; then
     if [ -f "$INCD_ROOT/build/default/Makefile" ]; then

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_DEPTH 32
@@ -16,6 +17,7 @@
 struct scan {
 	const char *p, *end;
 	int depth;
+	bool pairs; /* a \u escape pair of UTF-16 surrogates was seen */
 };
 
 static bool scan_value(struct scan *s);
@@ -66,6 +68,45 @@ static bool scan_number(struct scan *s)
 	return true;
 }
 
+/* The value of four hex digits, known to be hex digits. */
+static unsigned hex4(const char *p)
+{
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned char c = (unsigned char)p[i];
+		v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+	}
+	return v;
+}
+
+/* Reads the four hex digits of a \u escape, s->p on its 'u'; leaves s->p
+ * on the last digit. */
+static bool scan_hex4(struct scan *s, unsigned *unit)
+{
+	for (int i = 0; i < 4; i++)
+		if (++s->p >= s->end || !isxdigit((unsigned char)*s->p))
+			return false;
+	*unit = hex4(s->p - 3);
+	return true;
+}
+
+/* A \u escape, s->p on its 'u'. UTF-16 surrogates must come as a high one
+ * escaped right before a low one: json-c would turn a lone or reversed one
+ * into U+FFFD, and the text was not UTF-8 to begin with (RFC 8259 s8.2). */
+static bool scan_unicode_escape(struct scan *s)
+{
+	unsigned unit;
+	if (!scan_hex4(s, &unit) || (unit >= 0xDC00 && unit <= 0xDFFF))
+		return false;
+	if (unit < 0xD800 || unit > 0xDBFF)
+		return true;
+	if (s->end - s->p < 3 || s->p[1] != '\\' || s->p[2] != 'u')
+		return false;
+	s->p += 2;
+	s->pairs = true;
+	return scan_hex4(s, &unit) && unit >= 0xDC00 && unit <= 0xDFFF;
+}
+
 static bool scan_string(struct scan *s)
 {
 	if (s->p >= s->end || *s->p != '"')
@@ -91,9 +132,8 @@ static bool scan_string(struct scan *s)
 		if (++s->p >= s->end)
 			return false;
 		if (*s->p == 'u') {
-			for (int i = 0; i < 4; i++)
-				if (++s->p >= s->end || !isxdigit((unsigned char)*s->p))
-					return false;
+			if (!scan_unicode_escape(s))
+				return false;
 		} else if (strchr("\"\\/bfnrt", *s->p) == NULL || *s->p == '\0') {
 			return false;
 		}
@@ -159,20 +199,59 @@ static bool scan_value(struct scan *s)
 	}
 }
 
-/* True when buf is exactly one JSON value with optional whitespace around. */
-static bool json_grammar_ok(const char *buf, size_t len)
+/* True when buf is exactly one JSON value with optional whitespace around;
+ * *pairs says whether it holds a \u escape pair of UTF-16 surrogates. */
+static bool json_grammar_ok(const char *buf, size_t len, bool *pairs)
 {
-	struct scan s = {buf, buf + len, 0};
+	struct scan s = {buf, buf + len, 0, false};
 	if (!scan_value(&s))
 		return false;
 	scan_ws(&s);
+	*pairs = s.pairs;
 	return s.p == s.end;
+}
+
+/* json-c 0.16 decodes a \u escape pair and then takes the code point for a
+ * surrogate when its low 16 bits are D800-DFFF (it masks with 0xFC00 and
+ * does not look above bit 15): U+1D800-U+1DFFF, U+2D800-U+2DFFF (CJK
+ * extension F), ... U+10D800-U+10DFFF became U+FFFD. So a body with pairs
+ * reaches json-c with each pair written as its four UTF-8 bytes, which
+ * json-c copies as they are. buf has passed json_grammar_ok: a backslash
+ * only occurs in a string, starts an escape, and a high surrogate's
+ * escape is followed by a low one's. Returns an owned copy (free()). */
+static char *decode_pairs(const char *buf, size_t len, size_t *out_len)
+{
+	char *out = incd_xmalloc(len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		unsigned hi = buf[i] == '\\' && buf[i + 1] == 'u' ? hex4(buf + i + 2) : 0;
+		if (hi < 0xD800 || hi > 0xDBFF) {
+			/* An escape other than a pair is copied whole, so that the
+			 * backslash of "\\u" is never taken for an escape's. */
+			size_t n = buf[i] == '\\' ? (buf[i + 1] == 'u' ? 6 : 2) : 1;
+			memcpy(out + o, buf + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		unsigned cp = 0x10000 + ((hi - 0xD800) << 10) + (hex4(buf + i + 8) - 0xDC00);
+		out[o++] = (char)(0xF0 | cp >> 18);
+		out[o++] = (char)(0x80 | (cp >> 12 & 0x3F));
+		out[o++] = (char)(0x80 | (cp >> 6 & 0x3F));
+		out[o++] = (char)(0x80 | (cp & 0x3F));
+		i += 12;
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return out;
 }
 
 struct json_object *incd_json_parse(const char *buf, size_t len, struct incd_error *err)
 {
 	struct json_object *obj = NULL;
 	const char *why = NULL;
+	char *decoded = NULL;
+	bool pairs = false;
 	struct json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
 	if (tok == NULL)
 		abort();
@@ -180,9 +259,11 @@ struct json_object *incd_json_parse(const char *buf, size_t len, struct incd_err
 
 	if (len == 0)
 		why = "empty body";
-	else if (len > (size_t)INT32_MAX || !json_grammar_ok(buf, len))
+	else if (len > (size_t)INT32_MAX || !json_grammar_ok(buf, len, &pairs))
 		why = "syntax error, invalid UTF-8 or nesting deeper than 32";
 	else {
+		if (pairs)
+			buf = decoded = decode_pairs(buf, len, &len);
 		obj = json_tokener_parse_ex(tok, buf, (int)len);
 		enum json_tokener_error jerr = json_tokener_get_error(tok);
 		if (obj == NULL || jerr != json_tokener_success)
@@ -193,6 +274,7 @@ struct json_object *incd_json_parse(const char *buf, size_t len, struct incd_err
 		json_object_put(obj);
 		obj = NULL;
 	}
+	free(decoded);
 	json_tokener_free(tok);
 	return obj;
 }
@@ -203,10 +285,12 @@ bool incd_json_top_string(const char *buf, size_t len, const char *key, const ch
 	size_t key_len = strlen(key);
 	bool found = false;
 
+	bool pairs;
+
 	/* The grammar is checked first, so the walk below cannot fail. */
-	if (len == 0 || !json_grammar_ok(buf, len))
+	if (len == 0 || !json_grammar_ok(buf, len, &pairs))
 		return false;
-	struct scan s = {buf, buf + len, 0};
+	struct scan s = {buf, buf + len, 0, false};
 	scan_ws(&s);
 	if (*s.p != '{')
 		return false;

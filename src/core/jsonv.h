@@ -10,8 +10,9 @@
 #include "error.h"
 #include "util.h"
 
-/* Parses len bytes as one JSON value: strict grammar, valid UTF-8, nesting
- * at most 32, nothing but whitespace after it. Returns an owned object
+/* Parses len bytes as one JSON value: strict grammar, valid UTF-8 (\u
+ * escapes of UTF-16 surrogates only as high-low pairs), nesting at most 32,
+ * nothing but whitespace after it. Returns an owned object
  * (release with json_object_put) or NULL with err filled (400). */
 struct json_object *incd_json_parse(const char *buf, size_t len, struct incd_error *err);
 

@@ -29,6 +29,21 @@ bool incd_log_parse_level(const char *s, enum incd_log_level *out)
 	return false;
 }
 
+/* Keeps a message on its line: messages from libpq and PostgreSQL end in
+ * a newline and may hold more ("...failed: Connection refused\n\tIs the
+ * server running..."), and a line without the prefix is one no reader of
+ * the log can place. Drops trailing line breaks from line[from..len) and
+ * turns the others and tabs into spaces; returns the new length. */
+static size_t one_line(char *line, size_t from, size_t len)
+{
+	while (len > from && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	for (size_t i = from; i < len; i++)
+		if (line[i] == '\n' || line[i] == '\r' || line[i] == '\t')
+			line[i] = ' ';
+	return len;
+}
+
 void incd_log(enum incd_log_level level, const char *fmt, ...)
 {
 	if (!incd_log_enabled(level))
@@ -50,6 +65,7 @@ void incd_log(enum incd_log_level level, const char *fmt, ...)
 	va_end(ap);
 	/* One write per line keeps lines from different workers whole. */
 	size_t len = strnlen(line, sizeof line - 2);
+	len = one_line(line, n > 0 && (size_t)n < len ? (size_t)n : len, len);
 	line[len++] = '\n';
 	ssize_t ignored = write(STDERR_FILENO, line, len);
 	(void)ignored;

@@ -69,32 +69,30 @@ static int hexval(char c)
 	return -1;
 }
 
-/* Decodes n bytes of src into dst (cap bytes incl. NUL); plus_is_space for
- * query strings. False on a broken escape or a decoded NUL. */
+/* Decodes n bytes of src into dst (cap bytes incl. NUL, always
+ * terminated; longer text is cut); plus_is_space for query strings. False
+ * on a broken escape, a decoded NUL or bytes that are not UTF-8. */
 static bool percent_decode(const char *src, size_t n, char *dst, size_t cap, bool plus_is_space)
 {
 	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
+	bool ok = true;
+	for (size_t i = 0; i < n && ok; i++) {
 		char c = src[i];
 		if (c == '%') {
-			if (i + 2 >= n)
-				return false;
-			int hi = hexval(src[i + 1]), lo = hexval(src[i + 2]);
-			if (hi < 0 || lo < 0)
-				return false;
-			c = (char)(hi * 16 + lo);
-			if (c == '\0')
-				return false;
+			int hi = i + 2 < n ? hexval(src[i + 1]) : -1;
+			int lo = i + 2 < n ? hexval(src[i + 2]) : -1;
+			ok = hi >= 0 && lo >= 0 && (hi | lo) != 0;
+			c = (char)(ok ? hi * 16 + lo : 0);
 			i += 2;
 		} else if (c == '+' && plus_is_space) {
 			c = ' ';
 		}
-		if (o + 1 < cap)
+		if (ok && o + 1 < cap)
 			dst[o++] = c;
 	}
 	dst[o] = '\0';
 	/* Decoded text reaches SQL parameters, which must be UTF-8. */
-	return incd_utf8_valid(dst, o);
+	return ok && incd_utf8_valid(dst, o);
 }
 
 bool incd_parse_uri_path(const char *uri, char **path_out)
@@ -108,6 +106,29 @@ bool incd_parse_uri_path(const char *uri, char **path_out)
 	}
 	*path_out = path;
 	return true;
+}
+
+/* Copies the n bytes of a name as sent into dst (cap bytes incl. NUL),
+ * percent-encoding those that are not printable ASCII, so that it can go
+ * into an error's source.field as valid UTF-8. */
+static void raw_name(const char *src, size_t n, char *dst, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+		bool plain = c > 0x20 && c < 0x7f;
+		if (o + (plain ? 1 : 3) >= cap)
+			break;
+		if (plain) {
+			dst[o++] = (char)c;
+		} else {
+			dst[o++] = '%';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = '\0';
 }
 
 bool incd_query_next(const char **cursor, char *name, size_t name_cap, char *value,
@@ -126,11 +147,50 @@ bool incd_query_next(const char **cursor, char *name, size_t name_cap, char *val
 	size_t name_len = eq ? (size_t)(eq - p) : pair;
 	const char *val = eq ? eq + 1 : p + pair;
 	size_t val_len = eq ? pair - name_len - 1 : 0;
-	if (!percent_decode(p, name_len, name, name_cap, true) ||
-	    !percent_decode(val, val_len, value, value_cap, true))
+	if (!percent_decode(p, name_len, name, name_cap, true)) {
+		raw_name(p, name_len, name, name_cap);
+		*bad = true;
+	}
+	if (!percent_decode(val, val_len, value, value_cap, true))
 		*bad = true;
 	*cursor = p + pair;
 	return true;
+}
+
+/* Copies s into dst (cap bytes incl. NUL), cut before a character that
+ * does not fit, never inside one. */
+static void copy_utf8(char *dst, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+bool incd_query_check(const char *query, char *field, size_t cap)
+{
+	field[0] = '\0';
+	/* Every request passes here, and most queries hold no escape: then
+	 * each name and value is a piece of the query cut at ASCII '&' and
+	 * '=', UTF-8 when the whole is, and needs no buffers to judge. */
+	if (strchr(query, '%') == NULL && incd_utf8_valid(query, strlen(query)))
+		return true;
+	/* Buffers as long as the query: nothing is cut, so a long name or
+	 * value is judged whole, not by a prefix ending inside a character. */
+	size_t len = strlen(query);
+	char *name = incd_xmalloc(len + 1), *value = incd_xmalloc(len + 1);
+	bool bad = false;
+
+	while (!bad && incd_query_next(&query, name, len + 1, value, len + 1, &bad))
+		if (bad)
+			copy_utf8(field, cap, name);
+	free(name);
+	free(value);
+	return !bad;
 }
 
 bool incd_parse_uint(const char *s, long max, long *out, bool *overflow)

@@ -57,9 +57,16 @@ bool incd_parse_uri_path(const char *uri, char **path_out) INCD_MUST_CHECK;
 /* Iterates name=value pairs of a query string. *cursor starts at the query;
  * each call decodes the next pair into name/value (owned by the caller via
  * the given buffers, truncated at cap-1). Returns false when no pair is left.
- * *bad is set when a pair contained a broken escape, a NUL or invalid UTF-8. */
+ * *bad is set when a pair contained a broken escape, a NUL or invalid UTF-8;
+ * a name that does not decode is then given as sent (bytes other than
+ * printable ASCII percent-encoded), for the error's source.field. */
 bool incd_query_next(const char **cursor, char *name, size_t name_cap, char *value,
 		     size_t value_cap, bool *bad);
+
+/* True when every name and value of query decodes to UTF-8 text without
+ * NUL. Otherwise false, with the first offending pair's name (as
+ * incd_query_next gives it, at most cap-1 bytes) in field. */
+bool incd_query_check(const char *query, char *field, size_t cap) INCD_MUST_CHECK;
 
 /* Parses a positive decimal integer (digits only, no sign); false otherwise
  * or on overflow past max (then *out = max and *overflow = true). */

@@ -26,9 +26,10 @@ static bool match(const char *pattern, const char *path, char *param, size_t cap
 		p++;
 		s++;
 	}
-	/* A single trailing slash is tolerated: "/v1/incidents/" == "/v1/incidents". */
-	if (*p == '\0' && s[0] == '/' && s[1] == '\0')
-		return true;
+	/* The whole path must be the pattern: no trailing slash tolerated.
+	 * Clients that normalise dot segments send "/v1/incidents/." and
+	 * "/v1/incidents/x/.." as "/v1/incidents/", which names a show URL with
+	 * its id removed, never the list. */
 	return *p == '\0' && *s == '\0';
 }
 

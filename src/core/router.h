@@ -13,8 +13,9 @@ typedef bool (*incd_handler_fn)(struct incd_ctx *ctx);
 
 struct incd_route {
 	enum incd_method method;
-	const char
-	    *pattern; /* "/v1/incidents/{id}": a {name} segment matches one non-empty segment */
+	/* "/v1/incidents/{id}": a {name} segment matches one non-empty
+	 * segment; everything else matches exactly (no trailing slash). */
+	const char *pattern;
 	incd_handler_fn handler;
 	unsigned scopes; /* any of these scopes admits the key; 0 = no authentication */
 };

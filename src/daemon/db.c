@@ -1,7 +1,9 @@
 /* libpq connection handling, prepared statements, error mapping. */
 #include "db.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,20 +55,95 @@ static bool setup(PGconn *conn, const char *what, PGresult *res, ExecStatusType 
 	return ok;
 }
 
-static bool connect_db(struct incd_db *db)
+/* The log level of a notice by its severity (PostgreSQL's untranslated
+ * name). An error that arrives while no statement runs, such as the FATAL
+ * of a backend being terminated, comes as a notice too: the worker
+ * reconnects, so it is a warning here, not an error. */
+static enum incd_log_level notice_level(const char *severity)
 {
-	/* connect_timeout bounds how long a request waits while the database
-	 * is unreachable; the request then gets a 503. */
-	const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *vals[] = {db->conninfo, "2", "incidentd", NULL};
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
-	const char *url[] = {db->public_url};
+	static const struct {
+		const char *name;
+		enum incd_log_level level;
+	} levels[] = {
+	    {"PANIC", INCD_LOG_WARN},	{"FATAL", INCD_LOG_WARN},  {"ERROR", INCD_LOG_WARN},
+	    {"WARNING", INCD_LOG_WARN}, {"NOTICE", INCD_LOG_INFO}, {"INFO", INCD_LOG_INFO},
+	    {"LOG", INCD_LOG_INFO},
+	};
+	for (size_t i = 0; i < INCD_ARRAY_LEN(levels); i++)
+		if (severity != NULL && strcmp(severity, levels[i].name) == 0)
+			return levels[i].level;
+	return INCD_LOG_DEBUG;
+}
+
+/* libpq's default receiver prints notices raw to stderr, which is the log:
+ * lines without time, pid or level. This one writes each as a log line
+ * (incd_log keeps a message that spans lines on one). */
+static void log_notice(void *arg, const PGresult *res)
+{
+	(void)arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (severity == NULL)
+		severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+	enum incd_log_level level = notice_level(severity);
+	if (!incd_log_enabled(level))
+		return;
+
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	incd_log(level, "database %s: %s%s%s", severity != NULL ? severity : "notice",
+		 msg != NULL ? msg : PQresultErrorMessage(res), state != NULL ? " sqlstate=" : "",
+		 state != NULL ? state : "");
+}
+
+/* Opens a connection as PQconnectdbParams would, with log_notice in place
+ * before the startup handshake, whose notices (a collation version
+ * mismatch, say) would otherwise go to stderr raw. timeout_ms bounds the
+ * whole attempt, as connect_timeout does inside PQconnectdbParams (where
+ * it bounds each host of a multi-host URL instead). Returns an owned
+ * connection (PQfinish), connected or not; *timed_out says why not when
+ * libpq has no message. */
+static PGconn *open_conn(const char *const *keys, const char *const *vals, int timeout_ms,
+			 bool *timed_out)
+{
+	PGconn *conn = PQconnectStartParams(keys, vals, 1);
+	long long deadline = incd_now_us() + timeout_ms * 1000LL;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
 	if (conn == NULL)
 		abort();
+	*timed_out = false;
+	PQsetNoticeReceiver(conn, log_notice, NULL);
+	if (PQstatus(conn) == CONNECTION_BAD)
+		return conn;
+	while (st == PGRES_POLLING_READING || st == PGRES_POLLING_WRITING) {
+		struct pollfd p = {.fd = PQsocket(conn),
+				   .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		long long left_ms = (deadline - incd_now_us()) / 1000;
+		int n = left_ms > 0 ? poll(&p, 1, (int)left_ms) : 0;
+		if (n == 0) {
+			*timed_out = true;
+			break;
+		}
+		if (n < 0 && errno != EINTR)
+			break;
+		st = PQconnectPoll(conn);
+	}
+	return conn;
+}
+
+static bool connect_db(struct incd_db *db)
+{
+	/* The timeout bounds how long a request waits while the database is
+	 * unreachable; the request then gets a 503. */
+	const char *keys[] = {"dbname", "application_name", NULL};
+	const char *vals[] = {db->conninfo, "incidentd", NULL};
+	bool timed_out;
+	PGconn *conn = open_conn(keys, vals, 2000, &timed_out);
+	const char *url[] = {db->public_url};
+
 	if (PQstatus(conn) != CONNECTION_OK) {
 		incd_log(INCD_LOG_WARN, "could not connect to the database: %s",
-			 PQerrorMessage(conn));
+			 timed_out ? "timeout expired" : PQerrorMessage(conn));
 		goto fail;
 	}
 	/* Generic plans: the read functions are inlined SQL whose LIMIT and

@@ -121,10 +121,11 @@ static bool read_params(FCGX_Request *fr, struct incd_request *req, struct incd_
 		free(req->request_id);
 		req->request_id = incd_xstrdup(id);
 	}
+	/* The path as the client sent it, dot segments and all. Never
+	 * DOCUMENT_URI: nginx has resolved those there, and
+	 * "/v1/x/../incidents" would become the list. */
 	const char *uri = FCGX_GetParam("REQUEST_URI", fr->envp);
 	const char *qs = FCGX_GetParam("QUERY_STRING", fr->envp);
-	if (uri == NULL)
-		uri = FCGX_GetParam("DOCUMENT_URI", fr->envp);
 	if (uri == NULL)
 		uri = "/";
 	if (qs == NULL) {
@@ -136,6 +137,16 @@ static bool read_params(FCGX_Request *fr, struct incd_request *req, struct incd_
 		req->path = incd_xstrdup("?");
 		return incd_fail(err, 404, "not_found", NULL, "No such route");
 	}
+	/* A query the HTTP layer cannot decode is the contract's 400, for
+	 * every route and every parameter, known or not: handlers then see
+	 * only text they can judge (422 for a value they do not accept). The
+	 * message leaves the name to source.field: cut to fit, it could end
+	 * inside a character. */
+	char field[sizeof err->field];
+	if (!incd_query_check(req->query, field, sizeof field))
+		return incd_fail(err, 400, "bad_request", field,
+				 "This query parameter does not decode to UTF-8 text without NUL "
+				 "(percent-escapes are %%XX, two hex digits)");
 	return true;
 }
 

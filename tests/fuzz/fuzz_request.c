@@ -1,12 +1,35 @@
 /* libFuzzer driver for the parsers that see raw client bytes: the JSON body
- * parser (grammar, UTF-8, depth), the typed field checks, query strings,
- * URI paths and Content-Length. Build and run: tests/fuzz/run.sh. */
+ * parser (grammar, UTF-8, surrogate escapes, depth), the typed field
+ * checks, query strings, URI paths and Content-Length. Build and run:
+ * tests/fuzz/run.sh (scripts/test.sh runs it on tests/fuzz/corpus/). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "jsonv.h"
 #include "request.h"
+
+static bool has_escape_ci(const char *s, size_t len, const char *esc)
+{
+	size_t n = strlen(esc);
+	for (size_t i = 0; i + n <= len; i++)
+		if (strncasecmp(s + i, esc, n) == 0)
+			return true;
+	return false;
+}
+
+/* json-c writes U+FFFD for a \u escape of a surrogate that is not part of a
+ * pair; the strict parser refuses those, so an accepted body holds U+FFFD
+ * only where the client wrote one. */
+static void check_no_replacement(const char *buf, size_t len, struct json_object *o)
+{
+	static const char fffd[] = "\xef\xbf\xbd";
+	const char *out = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (memmem(out, strlen(out), fffd, 3) != NULL && memmem(buf, len, fffd, 3) == NULL &&
+	    !has_escape_ci(buf, len, "\\ufffd"))
+		abort();
+}
 
 static void fuzz_json(const char *buf, size_t len)
 {
@@ -19,6 +42,8 @@ static void fuzz_json(const char *buf, size_t len)
 	};
 	struct incd_error err;
 	struct json_object *o = incd_json_parse(buf, len, &err);
+	if (o != NULL)
+		check_no_replacement(buf, len, o);
 	/* The replay peek must agree with the full parse whenever it answers:
 	 * same top-level member, same string. */
 	static const char *const keys[] = {"idempotency_key", "k"};
@@ -52,6 +77,20 @@ static void fuzz_query(const char *s)
 	     i < 1000 && incd_query_next(&cursor, name, sizeof name, value, sizeof value, &bad);
 	     i++)
 		;
+	/* The offending name goes into a JSON error body: it must be UTF-8.
+	 * A query the check passes (without decoding, when it has no escape)
+	 * has no pair that fails to decode. */
+	char field[256];
+	if (incd_query_check(s, field, sizeof field)) {
+		static char big_name[4097], big_value[4097];
+		cursor = s;
+		while (incd_query_next(&cursor, big_name, sizeof big_name, big_value,
+				       sizeof big_value, &bad))
+			if (bad)
+				abort();
+	} else if (!incd_utf8_valid(field, strlen(field))) {
+		abort();
+	}
 	char *path = NULL;
 	if (incd_parse_uri_path(s, &path))
 		free(path);

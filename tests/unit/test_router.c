@@ -42,11 +42,24 @@ START_TEST(param_segment)
 }
 END_TEST
 
+/* A client that removes dot segments turns "/v1/incidents/." into
+ * "/v1/incidents/": a show URL must never answer with the list. */
 START_TEST(trailing_slash_and_extra_segments)
 {
 	struct incd_route_match m;
-	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/v1/incidents/", &m), INCD_ROUTE_FOUND);
-	ck_assert_ptr_eq(m.route, &table[1]);
+	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/v1/incidents/", &m),
+			 INCD_ROUTE_NOT_FOUND);
+	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/healthz/", &m), INCD_ROUTE_NOT_FOUND);
+	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/v1/incidents/x/", &m),
+			 INCD_ROUTE_NOT_FOUND);
+	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/v1/incidents//", &m),
+			 INCD_ROUTE_NOT_FOUND);
+	/* Dot segments reach the router as they were sent: an id, never a list. */
+	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/v1/incidents/.", &m), INCD_ROUTE_FOUND);
+	ck_assert_ptr_eq(m.route, &table[3]);
+	ck_assert_str_eq(m.param, ".");
+	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/v1/incidents/x/..", &m),
+			 INCD_ROUTE_NOT_FOUND);
 	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/v1/incidents/a/b", &m),
 			 INCD_ROUTE_NOT_FOUND);
 	ck_assert_int_eq(incd_route(table, N, INCD_GET, "/v1/incidentsX", &m),
