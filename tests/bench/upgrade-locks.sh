@@ -85,8 +85,6 @@ printf '| incidentctl migrate | %s s |\n' "$(awk -v a="$start" -v b="$end" 'BEGI
 for c in read write; do
     # pgbench's log: client, transaction, latency (us), script, epoch s, us
     max=$(cat "$tmp/log_$c".* 2>/dev/null | awk '{ if ($3 > m) m = $3 } END { printf "%.3f", m / 1e6 }')
-    tx=$(cat "$tmp/log_$c".* 2>/dev/null | wc -l)
     failed=$(grep -c 'ERROR' "$tmp/$c.out" || true)
-    printf '| %s of one incident during it: longest wait | %s s (%s statements, %s errors) |\n' \
-        "$c" "$max" "$tx" "$failed"
+    printf '| %s of one incident during it: longest wait | %s s (%s errors) |\n' "$c" "$max" "$failed"
 done
