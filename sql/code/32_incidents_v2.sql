@@ -3,8 +3,11 @@
 -- the list api.incident_page_v2 (33_incidents_v2_list.sql). Reads answer
 -- frames, as V1's do (20_frames.sql).
 
--- Show by id: inlined into the worker's statement, as V1's show is.
-create or replace function api.incident_show_v2(p_org text, p_id text, p_can_see_private boolean)
+-- Show by id, or by the number of its reference (p_id null:
+-- /v2/incidents/123 is INC-123). Inlined into the worker's statement, as
+-- V1's show is; the reference's lookup is an InitPlan that runs only when
+-- p_id is null.
+create or replace function api.incident_show_v2(p_org text, p_id text, p_number bigint, p_can_see_private boolean)
 returns table (frame text, config_version bigint)
 language sql stable
 as $$
@@ -12,28 +15,13 @@ as $$
            (select c.version from api.config_version(p_org) c)
     from incidents i
     where i.organisation_id = p_org
-      and i.id = p_id
+      and i.id = coalesce(p_id, (select x.id from incidents x
+                                 where x.organisation_id = p_org and x.reference_number = p_number))
       and (coalesce(p_can_see_private, false) or i.visibility = 'public')
 $$;
 
-comment on function api.incident_show_v2(text, text, boolean) is
-    'The V2 frame of one incident and the configuration version; no row if the key may not see it.';
-
--- Show by the number of its reference (/v2/incidents/123 is INC-123).
-create or replace function api.incident_show_v2_by_number(p_org text, p_number bigint, p_can_see_private boolean)
-returns table (frame text, config_version bigint)
-language sql stable
-as $$
-    select coalesce(i.frame_v2, api.incident_frame_v2_of(i)),
-           (select c.version from api.config_version(p_org) c)
-    from incidents i
-    where i.organisation_id = p_org
-      and i.reference_number = p_number
-      and (coalesce(p_can_see_private, false) or i.visibility = 'public')
-$$;
-
-comment on function api.incident_show_v2_by_number(text, bigint, boolean) is
-    'api.incident_show_v2 for the incident whose reference is INC-<p_number>.';
+comment on function api.incident_show_v2(text, text, bigint, boolean) is
+    'The V2 frame of one incident (by id, or by reference number when the id is null) and the configuration version; no row if the key may not see it.';
 
 -- Replaces the custom field values of the fields an edit names (p_fields;
 -- a field with no values is cleared) and the holders of the roles it

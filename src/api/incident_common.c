@@ -182,7 +182,7 @@ bool incd_inc_respond(struct incd_ctx *ctx, const struct pg_result *res, int col
  * false without an error means "not a replay", and the full create follows
  * (whose INSERT ... ON CONFLICT settles a key that another request creates
  * meanwhile). */
-bool incd_inc_try_replay(struct incd_ctx *ctx, struct incd_stmt *stmt, bool *replayed)
+static bool try_replay(struct incd_ctx *ctx, struct incd_stmt *stmt, bool *replayed)
 {
 	const char *raw;
 	size_t len;
@@ -212,7 +212,7 @@ bool incd_inc_try_replay(struct incd_ctx *ctx, struct incd_stmt *stmt, bool *rep
 	return ok;
 }
 
-bool incd_inc_create(struct incd_ctx *ctx, struct incd_stmt *stmt, struct json_object *norm)
+static bool write_incident(struct incd_ctx *ctx, struct incd_stmt *stmt, struct json_object *norm)
 {
 	struct pg_result *res = NULL;
 	char id[INCD_ULID_LEN + 1];
@@ -230,6 +230,27 @@ bool incd_inc_create(struct incd_ctx *ctx, struct incd_stmt *stmt, struct json_o
 		incd_response_header(ctx->resp, "Idempotent-Replayed", "true");
 	bool ok = incd_inc_respond(ctx, res, 1);
 	incd_db_clear(res);
+	return ok;
+}
+
+bool incd_inc_create(struct incd_ctx *ctx, struct incd_stmt *replay, struct incd_stmt *create,
+		     incd_inc_check_fn check)
+{
+	struct json_object *body = NULL, *norm = NULL;
+	bool ok = false, answered;
+
+	if (!try_replay(ctx, replay, &answered) || answered) {
+		ok = answered;
+		goto done;
+	}
+	norm = json_object_new_object();
+	body = incd_h_parse_object(ctx);
+	if (body == NULL || !check(body, norm, ctx->err))
+		goto done;
+	ok = write_incident(ctx, create, norm);
+done:
+	json_object_put(norm);
+	json_object_put(body);
 	return ok;
 }
 

@@ -41,17 +41,18 @@ const char *incd_inc_can_see_private(const struct incd_ctx *ctx);
  * column col, the configuration version in col + 1. */
 bool incd_inc_respond(struct incd_ctx *ctx, const struct pg_result *res, int col) INCD_MUST_CHECK;
 
-/* A create whose idempotency key is known is a replay, answered by stmt
- * ($1 organisation, $2 key; columns frame, config_version) before the body
- * is parsed: *replayed says whether the response is written. */
-bool incd_inc_try_replay(struct incd_ctx *ctx, struct incd_stmt *stmt,
-			 bool *replayed) INCD_MUST_CHECK;
+/* Checks a create payload and builds its normalised copy for SQL. */
+typedef bool (*incd_inc_check_fn)(struct json_object *body, struct json_object *norm,
+				  struct incd_error *err);
 
-/* Runs a create stmt ($1 organisation, $2 API key, $3 new id, $4 key,
- * $5 payload; columns replayed, frame, config_version) with the checked
- * payload norm, and answers the incident. */
-bool incd_inc_create(struct incd_ctx *ctx, struct incd_stmt *stmt,
-		     struct json_object *norm) INCD_MUST_CHECK;
+/* The idempotent create of either version. A create whose key is known is
+ * a replay, and its new payload is ignored (CONTRACT "Create"): replay ($1
+ * organisation, $2 key; columns frame, config_version) answers it before
+ * the body is parsed. Otherwise check validates the body and create ($1
+ * organisation, $2 API key, $3 new id, $4 key, $5 payload; columns
+ * replayed, frame, config_version) writes it. */
+bool incd_inc_create(struct incd_ctx *ctx, struct incd_stmt *replay, struct incd_stmt *create,
+		     incd_inc_check_fn check) INCD_MUST_CHECK;
 
 /* The columns of a page's rows: the item's id and frame, and the meta
  * columns repeated on every row. An empty page is one row with id NULL. */

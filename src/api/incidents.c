@@ -68,22 +68,7 @@ static bool check_create(struct json_object *body, struct json_object *norm, str
  * (CONTRACT "Create"). */
 bool incd_h_incidents_create(struct incd_ctx *ctx)
 {
-	struct json_object *body = NULL, *norm = NULL;
-	bool ok = false, answered;
-
-	if (!incd_inc_try_replay(ctx, &replay_stmt, &answered) || answered) {
-		ok = answered;
-		goto done;
-	}
-	norm = json_object_new_object();
-	body = incd_h_parse_object(ctx);
-	if (body == NULL || !check_create(body, norm, ctx->err))
-		goto done;
-	ok = incd_inc_create(ctx, &create_stmt, norm);
-done:
-	json_object_put(norm);
-	json_object_put(body);
-	return ok;
+	return incd_inc_create(ctx, &replay_stmt, &create_stmt, check_create);
 }
 
 bool incd_h_incidents_show(struct incd_ctx *ctx)

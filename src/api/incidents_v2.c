@@ -24,11 +24,8 @@ static struct incd_stmt replay_stmt = {
     0};
 static struct incd_stmt show_stmt = {
     "incident_show_v2",
-    "SELECT frame, config_version FROM api.incident_show_v2($1, $2, $3::boolean)", 3, 0};
-static struct incd_stmt show_by_number_stmt = {
-    "incident_show_v2_by_number",
-    "SELECT frame, config_version FROM api.incident_show_v2_by_number($1, $2::bigint, $3::boolean)",
-    3, 0};
+    "SELECT frame, config_version FROM api.incident_show_v2($1, $2, $3::bigint, $4::boolean)", 4,
+    0};
 static struct incd_stmt edit_stmt = {
     "incident_edit",
     "SELECT frame, config_version "
@@ -86,22 +83,7 @@ static bool check_create(struct json_object *body, struct json_object *norm, str
 
 bool incd_h_incidents_v2_create(struct incd_ctx *ctx)
 {
-	struct json_object *body = NULL, *norm = NULL;
-	bool ok = false, answered;
-
-	if (!incd_inc_try_replay(ctx, &replay_stmt, &answered) || answered) {
-		ok = answered;
-		goto done;
-	}
-	norm = json_object_new_object();
-	body = incd_h_parse_object(ctx);
-	if (body == NULL || !check_create(body, norm, ctx->err))
-		goto done;
-	ok = incd_inc_create(ctx, &create_stmt, norm);
-done:
-	json_object_put(norm);
-	json_object_put(body);
-	return ok;
+	return incd_inc_create(ctx, &replay_stmt, &create_stmt, check_create);
 }
 
 /* The route's {id}: an incident's ULID, or the number of its reference
@@ -139,10 +121,9 @@ bool incd_h_incidents_v2_show(struct incd_ctx *ctx)
 
 	if (!incident_param(ctx->param, &id, &number))
 		return no_such_incident(ctx);
-	const char *values[] = {ctx->who->organisation_id, id ? id : number,
+	const char *values[] = {ctx->who->organisation_id, id, number,
 				incd_inc_can_see_private(ctx)};
-	if (!incd_db_exec(ctx->db, id ? &show_stmt : &show_by_number_stmt, values, NULL, NULL, &res,
-			  ctx->err))
+	if (!incd_db_exec(ctx->db, &show_stmt, values, NULL, NULL, &res, ctx->err))
 		return false;
 	bool ok = incd_db_ntuples(res) == 1 ? incd_inc_respond(ctx, res, 0) : no_such_incident(ctx);
 	incd_db_clear(res);
