@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run):
 #   1. Debian packages (installed when root)
-#   2. default build (build/default, -Werror), unit tests, e2e tests, and
-#      the upgrade test (tests/upgrade: a released database migrated to
-#      this checkout renders every object as before)
+#   2. default build (build/default, -Werror), unit tests, e2e tests, the
+#      faults under load (tests/faults: worker kills, PostgreSQL restarts
+#      and outages, signals, nginx reload, max_connections, each followed
+#      by an audit of every acknowledged create; about 40 s, --quick too)
+#      and the upgrade test (tests/upgrade: a released database migrated
+#      to this checkout renders every object as before)
 #   3. sanitizer build (build/asan, ASan + UBSan), unit tests, e2e tests,
 #      and incidentd's log checked for sanitizer reports
 #   4. fuzzing: each libFuzzer target of tests/fuzz for FUZZ_SECONDS
@@ -200,6 +203,7 @@ for v in "${variants[@]}"; do
         step "e2e ($v)" "${run[@]}" e2e "$v"
     fi
     if [ "$e2e" = 1 ] && [ "$v" = default ] && [ ${#pytest_args[@]} -eq 0 ]; then
+        step "faults ($v)" "$INCD_ROOT/tests/faults/run.sh" "$INCD_ROOT/build/$v"
         step "upgrade ($v)" "$INCD_ROOT/tests/upgrade/run.sh" "$INCD_ROOT/build/$v"
     fi
 done

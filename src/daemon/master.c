@@ -5,8 +5,10 @@
  * once (after a one-second pause if workers keep dying right after start,
  * so a broken setup doesn't become a fork storm).
  * SIGHUP: a new set of workers is started, then the old set gets SIGTERM and
- * drains. SIGTERM/SIGINT: every worker gets SIGTERM, finishes the request in
- * hand and exits; stragglers are killed after the drain timeout. */
+ * drains. SIGTERM/SIGINT: the socket's path is removed, so new connections
+ * fail at once and the listen queue only drains; every worker gets SIGTERM,
+ * finishes the request in hand and the connections already queued, and
+ * exits; stragglers are killed after the drain timeout. */
 #include "master.h"
 
 #include <errno.h>
@@ -51,11 +53,24 @@ struct master {
 	struct slot *slots;
 	size_t nslots;
 	int fast_deaths; /* consecutive workers that died within a second of starting */
+	dev_t sock_dev;	 /* the socket file bound at a unix path ... */
+	ino_t sock_ino;	 /* ... (0: none, or removed) */
 };
 
 static bool is_unix_path(const char *listen)
 {
 	return strchr(listen, '/') != NULL;
+}
+
+/* Removes the socket's path if it is still the file this master bound (a
+ * newer incidentd may have bound that path since). */
+static void unlink_socket(struct master *m)
+{
+	struct stat st;
+	if (m->sock_ino != 0 && stat(m->cfg->listen, &st) == 0 && st.st_dev == m->sock_dev &&
+	    st.st_ino == m->sock_ino)
+		unlink(m->cfg->listen);
+	m->sock_ino = 0;
 }
 
 static int open_socket(const struct incd_config *cfg)
@@ -168,6 +183,7 @@ static void drain(struct master *m)
 {
 	long long deadline = incd_now_us() + (long long)m->cfg->drain_seconds * 1000000;
 	incd_log(INCD_LOG_INFO, "shutting down: draining workers");
+	unlink_socket(m);
 	for (size_t i = 0; i < m->nslots; i++)
 		m->slots[i].retiring = true;
 	signal_all(m, false, SIGTERM);
@@ -239,6 +255,11 @@ int incd_master_run(const struct incd_config *cfg)
 	m.listen_fd = open_socket(cfg);
 	if (m.listen_fd < 0)
 		goto done;
+	struct stat st;
+	if (is_unix_path(cfg->listen) && stat(cfg->listen, &st) == 0) {
+		m.sock_dev = st.st_dev; /* what unlink_socket may remove */
+		m.sock_ino = st.st_ino;
+	}
 	if (cfg->pid_file != NULL && !write_pid_file(cfg->pid_file))
 		goto done;
 
@@ -269,8 +290,7 @@ int incd_master_run(const struct incd_config *cfg)
 done:
 	if (m.listen_fd >= 0)
 		close(m.listen_fd);
-	if (is_unix_path(cfg->listen) && m.listen_fd >= 0)
-		unlink(cfg->listen);
+	unlink_socket(&m);
 	if (cfg->pid_file != NULL && rc == 0)
 		unlink(cfg->pid_file);
 	free(m.slots);

@@ -2,13 +2,19 @@
  * response write and the access log line. The only module besides master.c
  * that includes fcgiapp.h.
  *
- * Signals: SIGTERM/SIGINT are blocked except while the worker waits for the
- * next connection (epoll_pwait / ppoll with the signals unblocked), so a
- * request in progress always completes and the wait itself is interrupted
- * race-free. Each worker waits on the shared listening socket through its
- * own epoll instance with EPOLLEXCLUSIVE, so a new connection wakes one
- * worker instead of all of them; the socket is non-blocking, so losing an
- * accept() race to a sibling just returns to the wait. The same wait
+ * Signals: SIGTERM/SIGINT stay blocked; the wait watches a signalfd for
+ * them, so a request in progress always completes, and a signal is seen
+ * whether the wait sleeps or returns at once with connections ready (under
+ * load it always does: epoll_pwait then returns the events without
+ * delivering a signal its mask unblocks, and blocks it again, so a worker
+ * never saw SIGTERM until the load paused). Told to quit, a worker serves
+ * the connections already queued on the listening socket (for at most a
+ * second) and exits.
+ *
+ * Each worker waits on the shared listening socket through its own epoll
+ * instance with EPOLLEXCLUSIVE, so a new connection wakes one worker
+ * instead of all of them; the socket is non-blocking, so losing an accept()
+ * race to a sibling just returns to the wait. The same wait
  * watches the worker's database connection, so a NOTIFY that arrives
  * between requests is read then, not by a recv() in every request. */
 #include "worker.h"
@@ -18,6 +24,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +40,7 @@
 #include "render.h"
 #include "router.h"
 
-static volatile sig_atomic_t quit;
-
-static void on_quit(int sig)
-{
-	(void)sig;
-	quit = 1;
-}
+static bool quit; /* SIGTERM or SIGINT is pending: finish up and exit */
 
 static const struct incd_route routes[] = {
     {INCD_GET, "/healthz", incd_h_health, 0},
@@ -91,7 +92,8 @@ static const struct incd_route routes[] = {
 
 struct worker {
 	const struct incd_config *cfg;
-	int ep;		      /* epoll: the listening socket and db_fd */
+	int ep;		      /* epoll: the listening socket, quit_fd and db_fd */
+	int quit_fd;	      /* signalfd: readable while SIGTERM or SIGINT is pending */
 	int db_fd;	      /* the database socket in ep, -1 if none */
 	unsigned long db_gen; /* the connection generation db_fd belongs to */
 	struct incd_db *db;
@@ -266,15 +268,14 @@ static void serve(struct worker *w, FCGX_Request *fr)
 	incd_request_free(&req);
 }
 
-static void setup_signals(sigset_t *wait_mask)
+/* Blocks SIGTERM and SIGINT for good and returns a signalfd that is
+ * readable while one is pending (-1 on failure). */
+static int setup_signals(void)
 {
 	struct sigaction sa = {0};
 	sigset_t block;
 
-	sa.sa_handler = on_quit;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -285,9 +286,8 @@ static void setup_signals(sigset_t *wait_mask)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, wait_mask);
-	sigdelset(wait_mask, SIGTERM);
-	sigdelset(wait_mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	return signalfd(-1, &block, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 /* Keeps the current database connection's socket in the wait set. A closed
@@ -315,27 +315,34 @@ static void watch_db(struct worker *w)
 enum { READY_REQUEST = 1, READY_DB = 2 };
 
 /* Waits until a kept FastCGI connection (kept_fd >= 0) or the listening
- * socket has input, the database connection has input, or a signal
- * arrives; *ready says which (0 after a signal). False on an unexpected
- * error. */
-static bool wait_readable(struct worker *w, int kept_fd, const sigset_t *wait_mask, unsigned *ready)
+ * socket has input, the database connection has input, or SIGTERM/SIGINT
+ * is pending (then quit is set); *ready says which of the first two. False
+ * on an unexpected error. */
+static bool wait_readable(struct worker *w, int kept_fd, unsigned *ready)
 {
 	int n;
 	*ready = 0;
 	watch_db(w);
 	if (kept_fd >= 0) {
-		struct pollfd p[2] = {{.fd = kept_fd, .events = POLLIN},
+		struct pollfd p[3] = {{.fd = kept_fd, .events = POLLIN},
+				      {.fd = w->quit_fd, .events = POLLIN},
 				      {.fd = w->db_fd, .events = POLLIN}};
-		n = ppoll(p, w->db_fd >= 0 ? 2 : 1, NULL, wait_mask);
+		n = poll(p, w->db_fd >= 0 ? 3 : 2, -1);
 		if (n > 0 && p[0].revents != 0)
 			*ready |= READY_REQUEST;
-		if (n > 0 && w->db_fd >= 0 && p[1].revents != 0)
+		if (n > 0 && p[1].revents != 0)
+			quit = true;
+		if (n > 0 && w->db_fd >= 0 && p[2].revents != 0)
 			*ready |= READY_DB;
 	} else {
-		struct epoll_event ev[2];
-		n = epoll_pwait(w->ep, ev, 2, -1, wait_mask);
-		for (int i = 0; i < n; i++)
-			*ready |= ev[i].data.fd == w->db_fd ? READY_DB : READY_REQUEST;
+		struct epoll_event ev[3];
+		n = epoll_wait(w->ep, ev, 3, -1);
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.fd == w->quit_fd)
+				quit = true;
+			else
+				*ready |= ev[i].data.fd == w->db_fd ? READY_DB : READY_REQUEST;
+		}
 	}
 	if (n < 0 && errno != EINTR) {
 		incd_log(INCD_LOG_ERROR, "could not wait for requests: %s", strerror(errno));
@@ -362,12 +369,12 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 {
 	struct worker w = {.cfg = cfg, .db_fd = -1};
 	FCGX_Request fr;
-	sigset_t wait_mask;
 	struct incd_error err;
 	unsigned ready;
+	long long drain_until = 0;
 
 	incd_log_set_pid();
-	setup_signals(&wait_mask);
+	w.quit_fd = setup_signals();
 	/* A worker must not outlive its master. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
@@ -386,20 +393,36 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 	incd_log(INCD_LOG_DEBUG, "worker ready");
 
 	w.ep = incd_fcgi_listen_waiter(listen_fd);
-	if (w.ep < 0)
-		incd_log(INCD_LOG_ERROR, "could not watch the listening socket: %s",
+	struct epoll_event qev = {.events = EPOLLIN, .data.fd = w.quit_fd};
+	if (w.ep < 0 || w.quit_fd < 0 || epoll_ctl(w.ep, EPOLL_CTL_ADD, w.quit_fd, &qev) != 0) {
+		incd_log(INCD_LOG_ERROR, "could not set up the wait for requests: %s",
 			 strerror(errno));
-	while (!quit && w.ep >= 0) {
-		if (!wait_readable(&w, fr.ipcFd, &wait_mask, &ready))
-			break;
-		if (quit)
-			break;
-		if (ready & READY_DB)
-			incd_db_input_ready(w.db);
-		if (!(ready & READY_REQUEST))
-			continue;
+		if (w.ep >= 0)
+			close(w.ep);
+		w.ep = -1;
+	}
+	while (w.ep >= 0) {
+		if (quit) {
+			/* The request in hand is done: serve the connections
+			 * already queued (on shutdown the master has removed
+			 * the socket's path, so the queue only drains), for at
+			 * most a second, then exit. */
+			if (drain_until == 0)
+				drain_until = incd_now_us() + 1000000;
+			if (fr.ipcFd >= 0 || incd_now_us() > drain_until)
+				break;
+		} else {
+			if (!wait_readable(&w, fr.ipcFd, &ready))
+				break;
+			if (ready & READY_DB)
+				incd_db_input_ready(w.db);
+			if (!(ready & READY_REQUEST))
+				continue;
+		}
 		int rc = FCGX_Accept_r(&fr);
 		if (rc < 0) {
+			if (quit && (rc == -EAGAIN || rc == -EWOULDBLOCK))
+				break; /* the queue is empty */
 			if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR ||
 			    rc == -ECONNABORTED)
 				continue;
@@ -412,6 +435,8 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd)
 	FCGX_Free(&fr, 1);
 	if (w.ep >= 0)
 		close(w.ep);
+	if (w.quit_fd >= 0)
+		close(w.quit_fd);
 	incd_auth_cache_free(w.auth);
 	incd_render_free(w.render);
 	incd_db_free(w.db);
