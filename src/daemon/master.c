@@ -6,7 +6,11 @@
  * so a broken setup doesn't become a fork storm).
  * SIGHUP: a new set of workers is started, then the old set gets SIGTERM and
  * drains. SIGTERM/SIGINT: every worker gets SIGTERM, finishes the request in
- * hand and exits; stragglers are killed after the drain timeout. */
+ * hand and exits; stragglers are killed after the drain timeout.
+ *
+ * The rate limit table (ratelimit.h) is mapped here, before the first
+ * fork, so every worker ever started shares it: the buckets outlive any
+ * worker, a SIGHUP's replacement set included, and go with the master. */
 #include "master.h"
 
 #include <errno.h>
@@ -23,6 +27,7 @@
 
 #include "fcgi_tuning.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "worker.h"
 
 static volatile sig_atomic_t got_chld, got_hup, got_term;
@@ -48,6 +53,7 @@ struct slot {
 struct master {
 	const struct incd_config *cfg;
 	int listen_fd;
+	struct incd_rl_table *limits; /* shared with every worker */
 	struct slot *slots;
 	size_t nslots;
 	int fast_deaths; /* consecutive workers that died within a second of starting */
@@ -91,7 +97,7 @@ static void spawn(struct master *m, struct slot *s)
 		return;
 	}
 	if (pid == 0)
-		_exit(incd_worker_run(m->cfg, m->listen_fd));
+		_exit(incd_worker_run(m->cfg, m->listen_fd, m->limits));
 	s->pid = pid;
 	s->retiring = false;
 	s->started_us = incd_now_us();
@@ -239,6 +245,13 @@ int incd_master_run(const struct incd_config *cfg)
 	m.listen_fd = open_socket(cfg);
 	if (m.listen_fd < 0)
 		goto done;
+	m.limits = incd_rl_table_new((size_t)cfg->rate_limit_keys);
+	if (m.limits == NULL) {
+		incd_log(INCD_LOG_ERROR, "could not map the rate limit table: %s", strerror(errno));
+		goto done;
+	}
+	incd_log(INCD_LOG_DEBUG, "rate limit table: %zu keys, %zu bytes",
+		 incd_rl_table_slots(m.limits), incd_rl_table_bytes(m.limits));
 	if (cfg->pid_file != NULL && !write_pid_file(cfg->pid_file))
 		goto done;
 
@@ -274,5 +287,6 @@ done:
 	if (cfg->pid_file != NULL && rc == 0)
 		unlink(cfg->pid_file);
 	free(m.slots);
+	incd_rl_table_free(m.limits);
 	return rc;
 }
