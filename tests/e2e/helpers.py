@@ -250,6 +250,7 @@ class Api:
         where = resp.describe()
         rid = resp.request_id
         assert rid and rid.strip(), "no X-Request-Id header: " + where
+        check_rate_headers(resp)
         if resp.status == 204:
             assert not resp.raw, "204 with a body: " + where
             return
@@ -260,7 +261,6 @@ class Api:
         assert _norm_ct(ct) == JSON_CT, "Content-Type %r, want %r: %s" % (ct, JSON_CT, where)
         assert resp.raw, "empty body: " + where
         assert resp.json_error is None, "body is not JSON (%s): %s" % (resp.json_error, where)
-        check_rate_headers(resp)
         if resp.status >= 400:
             check_error_shape(resp)
         elif 200 <= resp.status < 300 and validate and self.spec is not None:
