@@ -10,11 +10,16 @@ one request every 60/L seconds, and a test that sends its requests well
 within that time knows exactly how many get through."""
 
 import calendar
+import glob
 import os
 import re
+import signal
 import subprocess
+import threading
 import time
 import uuid
+
+import pytest
 
 from helpers import (DEFAULT_RATE_LIMIT, burst, expect_error, expect_ok, new_idem,
                      rate_limit_of, wait_until)
@@ -286,3 +291,57 @@ def test_limit_of_one_request_a_minute(api, org):
     r = api.get(ID, key=key)
     expect_error(r, 429)
     assert 55 <= int(r.header("Retry-After")) <= 60, r.header("Retry-After")
+
+
+def _workers(master):
+    kids = set()
+    for path in glob.glob("/proc/%d/task/*/children" % master):
+        with open(path) as f:
+            kids.update(int(x) for x in f.read().split())
+    alive = set()
+    for pid in kids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                if re.match(r"^\d+ \(.*\) [^ZX]", f.read(), re.S):
+                    alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
+@pytest.mark.resilience
+def test_bucket_outlives_killed_workers(api, env, org):
+    """The buckets are the master's: every worker killed with SIGKILL, some
+    in the middle of requests, and the key's bucket goes on counting where
+    it was (a bucket per worker would start full again)."""
+    if not env.master_pid or not glob.glob("/proc/%d/task/*/children" % env.master_pid):
+        pytest.skip("needs INCIDENTD_MASTER_PID and /proc/PID/task/*/children")
+    before = _workers(env.master_pid)
+    assert before
+    # 30 a minute: one every 2 s.
+    key = limited(org, "survivor", 30)
+    t0 = time.time()
+    assert all(r.status == 200 for r in burst(lambda: api.get(ID, key=key), 10))
+    during = []
+
+    def load():
+        for _ in range(60):
+            try:
+                during.append(api.raw_request("GET", ID, headers={
+                    "Authorization": "Bearer " + key.token}).status)
+            except OSError:
+                during.append(None)
+    t = threading.Thread(target=load)
+    t.start()
+    time.sleep(0.05)
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    t.join(30)
+    assert wait_until(lambda: (lambda w: len(w) == len(before) and not w & before)(
+        _workers(env.master_pid)), timeout=10), "the workers were not replaced"
+    rs = drain(api, key, max_requests=100)
+    allowed = 10 + during.count(200) + sum(r.status == 200 for r in rs)
+    refill = int((time.time() - t0) / 2) + 1
+    # A request killed after it took its token but before it answered
+    # counts without a 200: at most one per worker.
+    assert 30 - len(before) <= allowed <= 30 + refill, (allowed, during, refill)
