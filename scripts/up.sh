@@ -85,6 +85,9 @@ else
     org=$("$ctl" org create "Demo organisation")
     [[ $org =~ ^[0-9A-Z]{26}$ ]] || fail "incidentctl org create printed '$org', not an id" || exit 1
     "$ctl" seed-demo --org "$org" >"$var/log/seed-demo.log"
+    # The demo key keeps the default rate limit, 1200 a minute, as a key of
+    # incident.io would: what a client tries here behaves as it will there.
+    # Load tests want a key of their own with --rate-limit 0 (README.md).
     key=$("$ctl" api-key create --org "$org" --name "demo (scripts/up.sh)" \
         --role viewer --role incident_creator --role incident_editor --role global_access --role manage_settings)
     [[ $key =~ ^inc_[0-9a-f]+$ ]] || fail "incidentctl api-key create printed no token" || exit 1

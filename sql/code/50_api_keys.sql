@@ -1,21 +1,23 @@
--- API keys: authentication, and the NOTIFY that keeps the workers' key
--- caches honest.
+-- API keys: authentication (with the key's rate limit), and the NOTIFY that
+-- keeps the workers' key caches honest (a changed rate_limit included).
 
 create or replace function api.authenticate(p_token_sha256 bytea)
-returns table (api_key_id text, api_key_name text, organisation_id text, roles text)
+returns table (api_key_id text, api_key_name text, organisation_id text, roles text,
+               rate_limit integer)
 language sql stable
 as $$
     select k.id, k.name, k.organisation_id,
            coalesce((select string_agg(kr.role, ',' order by kr.role)
                      from api_key_roles kr
-                     where kr.api_key_id = k.id), '')
+                     where kr.api_key_id = k.id), ''),
+           k.rate_limit
     from api_keys k
     where k.token_sha256 = p_token_sha256
       and k.revoked_at is null
 $$;
 
 comment on function api.authenticate(bytea) is
-    'The live (not revoked) API key whose token has this SHA-256: one row with its roles comma-separated in alphabetical order, or no row.';
+    'The live (not revoked) API key whose token has this SHA-256: one row with its roles comma-separated in alphabetical order and its rate limit (requests per minute, 0 = unlimited), or no row.';
 
 -- Workers cache authenticated keys; any change to a key or its roles tells
 -- them (at commit) to drop that key. The payload is the api key id.

@@ -45,6 +45,10 @@ static const struct setting settings[] = {
      "seconds SIGTERM waits for in-flight requests before killing workers"},
     {"render-cache-mib", "INCIDENTD_RENDER_CACHE_MIB", T_INT, OFF(render_cache_mib), 1, 4096, "8",
      "MiB of configuration objects each worker keeps to render incidents with"},
+    {"rate-limit-keys", "INCIDENTD_RATE_LIMIT_KEYS", T_INT, OFF(rate_limit_keys), 64, 1 << 20,
+     "16384",
+     "API keys whose rate limit buckets the host keeps at once (shared memory,\n"
+     "      64 bytes each, rounded up to a power of two)"},
     {"scheduler", "INCIDENTD_SCHEDULER", T_SCHED, OFF(sched_batch), 0, 0, "batch",
      "workers' CPU scheduling policy: batch (SCHED_BATCH: a woken worker does not\n"
      "      preempt PostgreSQL or nginx mid-request) or normal (SCHED_OTHER)"},
@@ -135,6 +139,7 @@ static void set_defaults(struct incd_config *cfg)
 	cfg->drain_seconds = 30;
 	cfg->sched_batch = true;
 	cfg->render_cache_mib = 8;
+	cfg->rate_limit_keys = 16384;
 }
 
 enum incd_config_result incd_config_load(struct incd_config *cfg, int argc, char **argv,

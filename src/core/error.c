@@ -10,6 +10,7 @@ bool incd_fail(struct incd_error *err, int status, const char *code, const char 
 	va_list ap;
 	err->status = status;
 	err->code = code;
+	err->rate_limit.name = NULL;
 	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof err->message, fmt, ap);

@@ -2,6 +2,7 @@
 #include "response.h"
 
 #include <string.h>
+#include <time.h>
 
 struct status_info {
 	int status;
@@ -44,6 +45,24 @@ void incd_response_header(struct incd_response *r, const char *name, const char 
 	incd_buf_addf(&r->headers, "%s: %s\r\n", name, value);
 }
 
+/* The spec's 429 body member: {"name", "limit", "remaining", "retry_after"},
+ * retry_after in RFC 3339 to the second, as the spec's example has it. */
+static void add_rate_limit(struct incd_buf *b, const struct incd_error_rate_limit *rl)
+{
+	char when[32] = "";
+	struct tm tm;
+	time_t t = (time_t)rl->retry_after_unix;
+
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	incd_buf_adds(b, ",\"rate_limit\":{\"name\":");
+	incd_buf_add_json_string(b, rl->name);
+	incd_buf_addf(b, ",\"limit\":%lld,\"remaining\":%lld,\"retry_after\":", rl->limit,
+		      rl->remaining);
+	incd_buf_add_json_string(b, when);
+	incd_buf_adds(b, "}");
+}
+
 void incd_response_error(struct incd_response *r, const struct incd_error *err,
 			 const char *request_id)
 {
@@ -56,6 +75,8 @@ void incd_response_error(struct incd_response *r, const struct incd_error *err,
 	incd_buf_add_json_string(&r->body, si->type ? si->type : "internal_error");
 	incd_buf_addf(&r->body, ",\"status\":%d,\"request_id\":", status);
 	incd_buf_add_json_string(&r->body, request_id);
+	if (status == 429 && err->rate_limit.name != NULL)
+		add_rate_limit(&r->body, &err->rate_limit);
 	incd_buf_adds(&r->body, ",\"errors\":[{\"code\":");
 	incd_buf_add_json_string(&r->body, err->code ? err->code : "internal_error");
 	incd_buf_adds(&r->body, ",\"message\":");

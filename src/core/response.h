@@ -16,8 +16,10 @@ struct incd_response {
 void incd_response_header(struct incd_response *r, const char *name, const char *value);
 
 /* Replaces r with the contract's error body for err:
- * {"type", "status", "request_id", "errors": [{"code", "message", "source"?}]}.
- * Adds Retry-After for 503 and keeps headers already set (e.g. Allow). */
+ * {"type", "status", "request_id", "errors": [{"code", "message", "source"?}]},
+ * and for a 429 with err->rate_limit.name set the spec's "rate_limit" member
+ * after request_id. Adds Retry-After for 503 and keeps headers already set
+ * (e.g. Allow, the rate limit headers). */
 void incd_response_error(struct incd_response *r, const struct incd_error *err,
 			 const char *request_id);
 

@@ -107,9 +107,16 @@ enum incd_ctl_status incd_ctl_migrate(PGconn *conn, enum incd_ctl_migrate_mode m
 enum incd_ctl_status incd_ctl_org_create(PGconn *conn, const char *name) INCD_CTL_WUR;
 
 /* Creates an API key with the given roles (nroles >= 1, duplicates
- * ignored); prints the token, once, on stdout and the key id on stderr. */
+ * ignored) and rate limit (requests per minute as decimal text, "0" =
+ * unlimited; NULL: the table's default, 1200); prints the token, once, on
+ * stdout and the key id on stderr. */
 enum incd_ctl_status incd_ctl_api_key_create(PGconn *conn, const char *org, const char *name,
-					     const char *const *roles, size_t nroles) INCD_CTL_WUR;
+					     const char *const *roles, size_t nroles,
+					     const char *rate_limit) INCD_CTL_WUR;
+
+/* True when s is a rate limit incidentctl accepts: decimal digits only,
+ * 0..2147483647 (PostgreSQL's integer). */
+bool incd_ctl_rate_limit_valid(const char *s);
 
 /* Marks an API key revoked and notifies the incidentd workers. Revoking an
  * already revoked key succeeds and changes nothing. */

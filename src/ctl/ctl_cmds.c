@@ -144,17 +144,37 @@ done:
 
 /* ---- api-key create / revoke ---- */
 
+bool incd_ctl_rate_limit_valid(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+	if (n == 0 || s[n] != '\0')
+		return false;
+	while (n > 1 && *s == '0') {
+		s++;
+		n--;
+	}
+	return n < 10 || (n == 10 && strcmp(s, "2147483647") <= 0);
+}
+
 enum incd_ctl_status incd_ctl_api_key_create(PGconn *conn, const char *org, const char *name,
-					     const char *const *roles, size_t nroles)
+					     const char *const *roles, size_t nroles,
+					     const char *rate_limit)
 {
 	enum incd_ctl_status st = INCD_CTL_FAIL;
 	char id[INCD_ULID_LEN + 1];
 	char token[INCD_TOKEN_LEN + 1];
 	unsigned char hash[INCD_TOKEN_HASH_LEN];
 	char hash_hex[2 * INCD_TOKEN_HASH_LEN + 1];
-	const char *key_params[] = {id, org, name, hash_hex};
+	const char *key_params[] = {id, org, name, hash_hex, rate_limit};
 
 	token[0] = '\0';
+	if (rate_limit != NULL && !incd_ctl_rate_limit_valid(rate_limit)) {
+		incd_ctl_err("bad --rate-limit \"%s\": use requests per minute, 0..2147483647 "
+			     "(0 = unlimited)",
+			     rate_limit);
+		st = INCD_CTL_USAGE;
+		goto done;
+	}
 	if (nroles == 0) {
 		incd_ctl_err("an api key needs at least one role");
 		st = INCD_CTL_USAGE;
@@ -180,10 +200,16 @@ enum incd_ctl_status incd_ctl_api_key_create(PGconn *conn, const char *org, cons
 	if ((st = org_check(conn, org, false)) != INCD_CTL_OK)
 		goto done;
 	st = INCD_CTL_FAIL;
-	if (!incd_ctl_command(conn, "create api key",
-			      "INSERT INTO api_keys (id, organisation_id, name, token_sha256) "
-			      "VALUES ($1, $2, $3, decode($4, 'hex'))",
-			      4, key_params))
+	/* Without --rate-limit the column's default applies: one place
+	 * holds the default. */
+	if (!incd_ctl_command(
+		conn, "create api key",
+		rate_limit == NULL
+		    ? "INSERT INTO api_keys (id, organisation_id, name, token_sha256) "
+		      "VALUES ($1, $2, $3, decode($4, 'hex'))"
+		    : "INSERT INTO api_keys (id, organisation_id, name, token_sha256, rate_limit) "
+		      "VALUES ($1, $2, $3, decode($4, 'hex'), $5::integer)",
+		rate_limit == NULL ? 4 : 5, key_params))
 		goto done;
 	for (size_t i = 0; i < nroles; i++) {
 		const char *role_params[] = {id, roles[i]};

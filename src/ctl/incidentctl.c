@@ -24,6 +24,7 @@ enum opt {
 	OPT_STATUS,	  /* migrate --status */
 	OPT_DRY_RUN,	  /* migrate --dry-run */
 	OPT_REAPPLY_CODE, /* migrate --reapply-code */
+	OPT_RATE_LIMIT,	  /* api-key create --rate-limit */
 };
 
 #define MAX_ROLES 64
@@ -38,6 +39,7 @@ struct args {
 	const char *user_role;
 	const char *description;
 	const char *create_in_triage;
+	const char *rate_limit; /* decimal, checked; NULL: the default */
 	bool is_default;
 	bool private_only;
 	enum incd_ctl_migrate_mode migrate_mode;
@@ -84,6 +86,7 @@ static const struct option api_key_create_opts[] = {
     {"org", required_argument, NULL, OPT_ORG},
     {"name", required_argument, NULL, OPT_NAME},
     {"role", required_argument, NULL, OPT_API_ROLE},
+    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
     {NULL, 0, NULL, 0},
 };
 
@@ -131,7 +134,7 @@ static enum incd_ctl_status run_org_create(PGconn *conn, const struct args *a)
 
 static enum incd_ctl_status run_api_key_create(PGconn *conn, const struct args *a)
 {
-	return incd_ctl_api_key_create(conn, a->org, a->name, a->roles, a->nroles);
+	return incd_ctl_api_key_create(conn, a->org, a->name, a->roles, a->nroles, a->rate_limit);
 }
 
 static enum incd_ctl_status run_api_key_revoke(PGconn *conn, const struct args *a)
@@ -192,7 +195,9 @@ static const struct command commands[] = {
      "\n"
      "Options:\n" COMMON_HELP,
      no_opts, req_none, run_org_create},
-    {"api-key", "create", NULL, "api-key create --org ORG --name NAME --role ROLE [--role ROLE...]",
+    {"api-key", "create", NULL,
+     "api-key create --org ORG --name NAME --role ROLE [--role ROLE...]\n"
+     "                          [--rate-limit N]",
      "create an API key; prints its token (shown only this once)",
      "Creates an API key for organisation ORG. Prints the token (\"inc_\" and 64\n"
      "hex digits) on stdout, once: only its SHA-256 is stored. The key id goes to\n"
@@ -202,7 +207,11 @@ static const struct command commands[] = {
      "  --org ORG             organisation id (required)\n"
      "  --name NAME           name of the key, shown by GET /v1/identity (required)\n"
      "  --role ROLE           a role of the key (required; repeat it, or separate\n"
-     "                        roles with commas, for several)\n" COMMON_HELP,
+     "                        roles with commas, for several)\n"
+     "  --rate-limit N        requests per minute (default 1200): a token bucket of\n"
+     "                        N requests refilling at N/60 a second, kept per host\n"
+     "                        by incidentd and shown in the X-RateLimit-* headers;\n"
+     "                        0 = unlimited (benchmarks, trusted automation)\n" COMMON_HELP,
      api_key_create_opts, req_api_key, run_api_key_create},
     {"api-key", "revoke", "ID", "api-key revoke ID", "revoke an API key",
      "Marks API key ID revoked: incidentd rejects it from then on (its workers are\n"
@@ -442,6 +451,15 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 			break;
 		case OPT_PRIVATE_ONLY:
 			a->private_only = true;
+			break;
+		case OPT_RATE_LIMIT:
+			if (!incd_ctl_rate_limit_valid(optarg)) {
+				incd_ctl_err("bad --rate-limit \"%s\": use requests per minute, "
+					     "0..2147483647 (0 = unlimited)",
+					     optarg);
+				goto done;
+			}
+			a->rate_limit = optarg;
 			break;
 		case OPT_STATUS:
 		case OPT_DRY_RUN:

@@ -11,6 +11,7 @@
 #include "auth.h"
 
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,8 +36,9 @@ struct incd_auth_cache {
 
 static struct incd_stmt authenticate = {
     "authenticate",
-    "SELECT api_key_id, api_key_name, organisation_id, roles FROM api.authenticate($1::bytea)", 1,
-    0};
+    "SELECT api_key_id, api_key_name, organisation_id, roles, rate_limit "
+    "FROM api.authenticate($1::bytea)",
+    1, 0};
 
 static const struct {
 	const char *role;
@@ -153,6 +155,8 @@ static bool fetch(struct incd_auth_cache *c, struct incd_db *db, const unsigned 
 	const char *roles = incd_db_value(res, 0, 3);
 	e->who.roles = incd_xstrdup(roles ? roles : "");
 	e->who.scopes = incd_roles_scopes(e->who.roles);
+	/* An int4 that the table checks is >= 0, never NULL. */
+	e->who.rate_limit = (uint32_t)incd_db_ll(res, 0, 4, 0);
 	*out = e;
 	ok = true;
 done:

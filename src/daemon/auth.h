@@ -5,6 +5,7 @@
 #define INCIDENTD_AUTH_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "db.h"
 #include "error.h"
@@ -25,6 +26,7 @@ struct incd_identity {
 	char *name;  /* owned by the cache entry */
 	char *roles; /* comma-separated role names; owned by the cache entry */
 	unsigned scopes;
+	uint32_t rate_limit; /* requests per minute; 0 = unlimited */
 };
 
 /* Scopes granted by a comma-separated list of role names. Pure. */

@@ -8,7 +8,11 @@
  * drains. SIGTERM/SIGINT: the socket's path is removed, so new connections
  * fail at once and the listen queue only drains; every worker gets SIGTERM,
  * finishes the request in hand and the connections already queued, and
- * exits; stragglers are killed after the drain timeout. */
+ * exits; stragglers are killed after the drain timeout.
+ *
+ * The rate limit table (ratelimit.h) is mapped here, before the first
+ * fork, so every worker ever started shares it: the buckets outlive any
+ * worker, a SIGHUP's replacement set included, and go with the master. */
 #include "master.h"
 
 #include <errno.h>
@@ -25,6 +29,7 @@
 
 #include "fcgi_tuning.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "worker.h"
 
 static volatile sig_atomic_t got_chld, got_hup, got_term;
@@ -50,6 +55,7 @@ struct slot {
 struct master {
 	const struct incd_config *cfg;
 	int listen_fd;
+	struct incd_rl_table *limits; /* shared with every worker */
 	struct slot *slots;
 	size_t nslots;
 	int fast_deaths; /* consecutive workers that died within a second of starting */
@@ -106,7 +112,7 @@ static void spawn(struct master *m, struct slot *s)
 		return;
 	}
 	if (pid == 0)
-		_exit(incd_worker_run(m->cfg, m->listen_fd));
+		_exit(incd_worker_run(m->cfg, m->listen_fd, m->limits));
 	s->pid = pid;
 	s->retiring = false;
 	s->started_us = incd_now_us();
@@ -260,6 +266,13 @@ int incd_master_run(const struct incd_config *cfg)
 		m.sock_dev = st.st_dev; /* what unlink_socket may remove */
 		m.sock_ino = st.st_ino;
 	}
+	m.limits = incd_rl_table_new((size_t)cfg->rate_limit_keys);
+	if (m.limits == NULL) {
+		incd_log(INCD_LOG_ERROR, "could not map the rate limit table: %s", strerror(errno));
+		goto done;
+	}
+	incd_log(INCD_LOG_DEBUG, "rate limit table: %zu keys, %zu bytes",
+		 incd_rl_table_slots(m.limits), incd_rl_table_bytes(m.limits));
 	if (cfg->pid_file != NULL && !write_pid_file(cfg->pid_file))
 		goto done;
 
@@ -294,5 +307,6 @@ done:
 	if (cfg->pid_file != NULL && rc == 0)
 		unlink(cfg->pid_file);
 	free(m.slots);
+	incd_rl_table_free(m.limits);
 	return rc;
 }

@@ -37,6 +37,7 @@
 #include "fcgi_tuning.h"
 #include "handlers.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "render.h"
 #include "router.h"
 
@@ -99,6 +100,8 @@ struct worker {
 	struct incd_db *db;
 	struct incd_auth_cache *auth;
 	struct incd_render *render;
+	struct incd_rl_table *limits; /* the master's, shared by every worker */
+	int64_t full_warned;	      /* when the table-full warning was last logged */
 	struct incd_response resp;
 	struct incd_buf head;
 };
@@ -180,7 +183,36 @@ static bool read_body(FCGX_Request *fr, struct incd_request *req, struct incd_er
 	return true;
 }
 
-/* Routing, authentication, authorisation, then the handler. */
+/* The key's rate limit, before anything else it asks for (so a 429 writes
+ * nothing), after authentication (so a 401 costs no token). Every
+ * response to a limited key carries the headers, errors included; an
+ * unlimited key's carries none. */
+static bool rate_limit(struct worker *w, const struct incd_identity *who, struct incd_error *err)
+{
+	struct incd_rl_verdict v;
+
+	if (who->rate_limit == 0)
+		return true;
+	int64_t now = incd_rl_clock();
+	incd_rl_take(w->limits, who->api_key_id, who->rate_limit, now, &v);
+	if (!v.known) {
+		/* Every slot of the key's path holds another key's unfinished
+		 * bucket: let it through unmetered, without headers (the spec
+		 * omits them rather than guess), and say so once a minute. */
+		if (w->full_warned == 0 || now - w->full_warned > INCD_RL_WINDOW_NS) {
+			w->full_warned = now;
+			incd_log(INCD_LOG_WARN,
+				 "rate limit table full (--rate-limit-keys %d): key %s not metered",
+				 w->cfg->rate_limit_keys, who->api_key_id);
+		}
+		return true;
+	}
+	int64_t unix_ns = incd_rl_unix_ns();
+	incd_rl_headers(&w->resp, &v, unix_ns);
+	return v.allowed || incd_rl_fail(err, &v, who->name, unix_ns);
+}
+
+/* Routing, authentication, rate limit, authorisation, then the handler. */
 static bool dispatch(struct worker *w, FCGX_Request *fr, struct incd_request *req,
 		     struct incd_error *err)
 {
@@ -201,6 +233,8 @@ static bool dispatch(struct worker *w, FCGX_Request *fr, struct incd_request *re
 	}
 	if (m.route->scopes != 0) {
 		if (!incd_authenticate(w->auth, w->db, req->authorization, &who, err))
+			return false;
+		if (!rate_limit(w, who, err))
 			return false;
 		if ((who->scopes & m.route->scopes) == 0)
 			return incd_fail(err, 403, "missing_permissions", NULL,
@@ -365,9 +399,9 @@ static void set_scheduler(bool batch)
 		incd_log(INCD_LOG_WARN, "could not switch to SCHED_BATCH: %s", strerror(errno));
 }
 
-int incd_worker_run(const struct incd_config *cfg, int listen_fd)
+int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl_table *limits)
 {
-	struct worker w = {.cfg = cfg, .db_fd = -1};
+	struct worker w = {.cfg = cfg, .db_fd = -1, .limits = limits};
 	FCGX_Request fr;
 	struct incd_error err;
 	unsigned ready;

@@ -48,7 +48,7 @@ q -f "$bench/sql/helpers.sql" >/dev/null
 org=$(DATABASE_URL=$url "$ctl" org create "Locks")
 DATABASE_URL=$url "$ctl" seed-demo --org "$org" >/dev/null
 q -v "org=$org" -f "$bench/sql/org.sql" >/dev/null
-DATABASE_URL=$url "$ctl" api-key create --org "$org" --name locks --role viewer >/dev/null 2>&1
+DATABASE_URL=$url "$ctl" api-key create --org "$org" --name locks --role viewer --rate-limit 0 >/dev/null 2>&1
 key_id=$(q -c "select id from api_keys where organisation_id = '$org'")
 t0=$SECONDS
 q -v "org=$org" -v "key_id=$key_id" -v "n=$n" -v "salt=$$" -f "$bench/sql/load.sql" >/dev/null

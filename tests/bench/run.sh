@@ -457,7 +457,8 @@ q -c "alter database incidentd set plan_cache_mode = force_generic_plan"
 q -f "$BENCH_SRC/sql/helpers.sql"
 
 # new_org NAME N: an organisation with the demo configuration and more,
-# an API key (viewer, incident_creator, global_access) and N incidents.
+# an API key (viewer, incident_creator, global_access; unlimited, so that
+# the rate limit never throttles the benchmark) and N incidents.
 # Sets ORG_ID, ORG_KEY, ORG_KEY_ID, ORG_LOAD_S.
 new_org() {
     local name=$1 n=$2 t0
@@ -467,7 +468,8 @@ new_org() {
     "$CTL" seed-demo --org "$ORG_ID" >>"$work/log/seed-demo.log"
     q -v "org=$ORG_ID" -f "$BENCH_SRC/sql/org.sql"
     ORG_KEY=$("$CTL" api-key create --org "$ORG_ID" --name "benchmark (tests/bench)" \
-        --role viewer --role incident_creator --role global_access 2>>"$work/log/seed-demo.log")
+        --role viewer --role incident_creator --role global_access --rate-limit 0 \
+        2>>"$work/log/seed-demo.log")
     [[ $ORG_KEY =~ ^inc_[0-9a-f]+$ ]] || fail "api-key create printed no token" || return 1
     ORG_KEY_ID=$(q -c "select id from api_keys where organisation_id = '$ORG_ID' order by created_at desc limit 1")
     t0=$SECONDS

@@ -55,6 +55,8 @@ q -f "$bench/sql/helpers.sql" >/dev/null
 org=$(DATABASE_URL=$url "$old_ctl" org create "Upgrade")
 DATABASE_URL=$url "$old_ctl" seed-demo --org "$org" >/dev/null
 q -v "org=$org" -f "$bench/sql/org.sql" >/dev/null
+# The released incidentctl may predate --rate-limit; this key only owns the
+# loaded incidents, it makes no request.
 DATABASE_URL=$url "$old_ctl" api-key create --org "$org" --name locks --role viewer >/dev/null 2>&1
 key_id=$(q -v org="$org" <<<"select id from api_keys where organisation_id = :'org'")
 t0=$SECONDS

@@ -41,6 +41,20 @@ ERROR_TYPES = {
     503: "service_unavailable",
 }
 
+# The rate limit every key the fixtures make gets (requests per minute): far
+# above what any test sends, so no test is throttled by accident, yet a
+# limit, so that every response of the suite carries the X-RateLimit-*
+# headers and Api.check validates them. test_rate_limit.py makes keys with
+# small limits, the default (1200) and none (0) explicitly.
+FIXTURE_RATE_LIMIT = 1000000
+# Ask incidentctl for its default limit (no --rate-limit).
+DEFAULT_RATE_LIMIT = None
+
+RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Used",
+                "X-RateLimit-Reset")
+RATE_LIMIT_RE = re.compile(r"^(\d+), (\d+);window=60$")
+RFC3339_SECONDS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
 # Strings that must never reach a client (internal detail goes to the log).
 LEAKS = ("SQLSTATE", "ERROR:  ", "syntax error at", "violates ", "relation \"",
          "Traceback", "libpq", "PGRES_", "segfault")
@@ -236,6 +250,7 @@ class Api:
         where = resp.describe()
         rid = resp.request_id
         assert rid and rid.strip(), "no X-Request-Id header: " + where
+        check_rate_headers(resp)
         if resp.status == 204:
             assert not resp.raw, "204 with a body: " + where
             return
@@ -250,6 +265,61 @@ class Api:
             check_error_shape(resp)
         elif 200 <= resp.status < 300 and validate and self.spec is not None:
             self.spec.validate_response(resp.method, resp.path, resp.status, resp.body)
+
+
+def rate_limit_of(resp):
+    """The X-RateLimit-* headers as ints: (limit, remaining, used, reset), or
+    None when the response has none."""
+    if resp.header("X-RateLimit-Limit") is None:
+        return None
+    m = RATE_LIMIT_RE.match(resp.header("X-RateLimit-Limit"))
+    assert m, "X-RateLimit-Limit %r: %s" % (resp.header("X-RateLimit-Limit"), resp.describe())
+    return (int(m.group(1)), int(resp.header("X-RateLimit-Remaining")),
+            int(resp.header("X-RateLimit-Used")), int(resp.header("X-RateLimit-Reset")))
+
+
+def check_rate_headers(resp):
+    """CONTRACT.md, "Rate limits": the four headers come together or not at
+    all, agree with each other, never on a 401 (no key, not counted); a 429
+    has them all, Retry-After and the spec's rate_limit body member."""
+    where = resp.describe()
+    present = [h for h in RATE_HEADERS if resp.header(h) is not None]
+    assert not present or len(present) == len(RATE_HEADERS), (
+        "some X-RateLimit headers but not all (%s): %s" % (present, where))
+    if resp.status == 401:
+        assert not present, "a 401 with rate limit headers: " + where
+    if resp.status == 429:
+        assert present, "a 429 without rate limit headers: " + where
+    if resp.status not in (429, 503):
+        assert resp.header("Retry-After") is None, "Retry-After on a %s: %s" % (resp.status, where)
+    if not present:
+        return
+    m = RATE_LIMIT_RE.match(resp.header("X-RateLimit-Limit"))
+    assert m and m.group(1) == m.group(2), "X-RateLimit-Limit %r: %s" % (
+        resp.header("X-RateLimit-Limit"), where)
+    for h in RATE_HEADERS[1:]:
+        assert re.match(r"^\d+$", resp.header(h)), "%s %r: %s" % (h, resp.header(h), where)
+    limit, remaining, used, reset = rate_limit_of(resp)
+    assert limit > 0, where
+    assert remaining + used == limit, "Remaining + Used != Limit: " + where
+    now = time.time()
+    # Reset: when the bucket is full again, at most a minute away (the
+    # clocks are the same machine's; slack for a slow response).
+    assert now - 30 <= reset <= now + 61, "X-RateLimit-Reset %s, now %.0f: %s" % (reset, now, where)
+    if resp.status != 429:
+        assert used >= 1, "an allowed request used nothing: " + where
+        return
+    assert remaining == 0 and used == limit, where
+    retry = resp.header("Retry-After")
+    assert retry and re.match(r"^[1-9]\d*$", retry), "Retry-After %r: %s" % (retry, where)
+    assert int(retry) <= 60, where
+    rl = (resp.body or {}).get("rate_limit")
+    assert isinstance(rl, dict), "a 429 without the rate_limit member: " + where
+    assert isinstance(rl.get("name"), str) and rl["name"], where
+    assert rl.get("limit") == limit and rl.get("remaining") == 0, where
+    assert isinstance(rl.get("retry_after"), str) and RFC3339_SECONDS_RE.match(rl["retry_after"]), where
+    errs = resp.body.get("errors") or [{}]
+    assert errs[0].get("code") == "too_many_requests", where
 
 
 def _norm_ct(ct):
@@ -454,19 +524,23 @@ class Ctl:
     def seed_demo(self, org):
         return self.run("seed-demo", "--org", org)
 
-    def api_key_create(self, org, name, roles):
+    def api_key_create(self, org, name, roles, rate_limit=FIXTURE_RATE_LIMIT):
+        """rate_limit: requests per minute, 0 unlimited, DEFAULT_RATE_LIMIT
+        (None) for incidentctl's default."""
         args = ["api-key", "create", "--org", org, "--name", name]
         for r in roles:
             args += ["--role", r]
+        if rate_limit is not None:
+            args += ["--rate-limit", rate_limit]
         out = self.run(*args)
         m = TOKEN_FIND_RE.search(out)
         assert m, "api-key create printed no inc_ token: %r" % out
         return m.group(0)
 
-    def api_key_create_with_id(self, org, name, roles):
+    def api_key_create_with_id(self, org, name, roles, rate_limit=FIXTURE_RATE_LIMIT):
         """(token, key id or None): the id is read from stderr's "api key ID
         created" when incidentctl prints it."""
-        token = self.api_key_create(org, name, roles)
+        token = self.api_key_create(org, name, roles, rate_limit=rate_limit)
         m = ULID_FIND_RE.search(getattr(self, "last_stderr", "") or "")
         return token, (m.group(0) if m else None)
 
@@ -502,6 +576,7 @@ class Key:
         self.name = name
         self.roles = list(roles)
         self.org_id = org_id
+        self.rate_limit = None  # set by Org.key
 
     def __repr__(self):
         return "<Key %s %s %s>" % (self.name, self.id, ",".join(self.roles))
@@ -566,14 +641,18 @@ class Org:
             elif kind == "user":
                 self.user[name] = {"id": i, "name": name, "email": a, "slack_user_id": b}
 
-    def key(self, name, *roles):
+    def key(self, name, *roles, rate_limit=FIXTURE_RATE_LIMIT):
+        """A new key of the organisation (rate_limit: see Ctl.api_key_create)."""
         name = "%s-%s" % (name, uuid.uuid4().hex[:6])
-        token, key_id = self.ctx.ctl.api_key_create_with_id(self.id, name, roles)
+        token, key_id = self.ctx.ctl.api_key_create_with_id(self.id, name, roles,
+                                                            rate_limit=rate_limit)
         if key_id is None:
             digest = hashlib.sha256(token.encode()).hexdigest()
             key_id = self.ctx.db.scalar(
                 "select id from api_keys where token_sha256 = decode(:'h', 'hex')", h=digest)
-        return Key(token, key_id, name, roles, self.id)
+        key = Key(token, key_id, name, roles, self.id)
+        key.rate_limit = rate_limit
+        return key
 
     @property
     def settings(self):

@@ -45,6 +45,7 @@ START_TEST(defaults)
 	ck_assert_ptr_null(cfg.pid_file);
 	ck_assert_int_eq(cfg.log_level, INCD_LOG_INFO);
 	ck_assert(cfg.sched_batch);
+	ck_assert_int_eq(cfg.rate_limit_keys, 16384);
 	incd_config_free(&cfg);
 }
 END_TEST
@@ -59,7 +60,9 @@ START_TEST(env_then_flags)
 	set_env(2, "INCIDENTD_LOG_LEVEL", "debug");
 	set_env(3, "INCIDENTD_SOCKET_MODE", "0666");
 	set_env(4, "INCIDENTD_SCHEDULER", "normal");
+	set_env(5, "INCIDENTD_RATE_LIMIT_KEYS", "100");
 	ck_assert_int_eq(load(&cfg, 4, argv, err), INCD_CONFIG_OK);
+	ck_assert_int_eq(cfg.rate_limit_keys, 100);
 	ck_assert(!cfg.sched_batch);
 	ck_assert_int_eq(cfg.workers, 3);
 	ck_assert_str_eq(cfg.database_url, "postgresql:///db");

@@ -43,6 +43,19 @@ START_TEST(in_list_is_exact)
 }
 END_TEST
 
+START_TEST(rate_limits)
+{
+	static const char *const good[] = {"0",	      "1",	    "60",	   "1200",
+					   "0000060", "2147483647", "002147483647"};
+	static const char *const bad[] = {"",	 "-1",	"+5",	      "1.5",	     "60 ",
+					  " 60", "1e3", "2147483648", "99999999999", "x"};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		ck_assert_msg(incd_ctl_rate_limit_valid(good[i]), "%s", good[i]);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_msg(!incd_ctl_rate_limit_valid(bad[i]), "%s", bad[i]);
+}
+END_TEST
+
 /* Both lists are sorted and complete; every file's length is its text's. */
 static void check_files(const struct incd_sql_file *files, size_t n, const char *dir, bool suffix)
 {
@@ -128,9 +141,16 @@ START_TEST(db_unknown_ids)
 	const char *missing = "00000000000000000000000000";
 	ck_assert_int_eq(incd_ctl_migrate(conn, INCD_CTL_MIGRATE_APPLY, false), INCD_CTL_OK);
 	ck_assert_int_eq(incd_ctl_seed_demo(conn, missing), INCD_CTL_FAIL);
-	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", roles, 1), INCD_CTL_FAIL);
-	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", bad_roles, 2), INCD_CTL_USAGE);
-	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", roles, 0), INCD_CTL_USAGE);
+	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", roles, 1, NULL),
+			 INCD_CTL_FAIL);
+	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", roles, 1, "60"),
+			 INCD_CTL_FAIL);
+	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", bad_roles, 2, NULL),
+			 INCD_CTL_USAGE);
+	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", roles, 0, NULL),
+			 INCD_CTL_USAGE);
+	ck_assert_int_eq(incd_ctl_api_key_create(conn, missing, "k", roles, 1, "-1"),
+			 INCD_CTL_USAGE);
 	ck_assert_int_eq(incd_ctl_api_key_revoke(conn, missing), INCD_CTL_FAIL);
 	ck_assert_int_eq(incd_ctl_user_create(conn, missing, "u", NULL, NULL, NULL), INCD_CTL_FAIL);
 	ck_assert_int_eq(incd_ctl_user_create(conn, missing, "u", NULL, NULL, "root"),
@@ -190,6 +210,7 @@ int main(void)
 	TCase *pure = tcase_create("pure");
 	tcase_add_test(pure, api_roles_are_the_spec_names);
 	tcase_add_test(pure, in_list_is_exact);
+	tcase_add_test(pure, rate_limits);
 	tcase_add_test(pure, sql_files_are_ordered);
 	tcase_add_test(pure, code_files_only_replace);
 	suite_add_tcase(s, pure);

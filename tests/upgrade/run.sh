@@ -9,7 +9,9 @@
 #   4. the lifecycle (migration 007) holds for the old data: seeded
 #      statuses and timestamps, incidents in the status of their v1 status,
 #      V2 reads and lists, and an edit (fixture.py lifecycle; it writes, so
-#      it runs after 1-3).
+#      it runs after 1-3);
+#   5. the release's keys have the default rate limit (migration 008),
+#      1200 a minute, and their responses say so.
 #
 # usage: tests/upgrade/run.sh BUILD_DIR [FIXTURE_DIR]
 set -euo pipefail
@@ -54,6 +56,23 @@ stack_start "$tmp/stack" "$build_dir" "$pg_port" "$http_port" 2
 rc=0
 "$INCD_PYTHON" "$here/fixture.py" compare --url "$STACK_URL" --state "$fixture/state.json" \
     --renders "$fixture/renders.jsonl" || rc=1
+
+keys=$("${psql[@]}" -At -d "$base/incidentd" <<<"select count(*) filter (where rate_limit = 1200) || ' of ' || count(*) from api_keys")
+if [ "${keys%% *}" = "${keys##* }" ] && [ "${keys##* }" -gt 0 ]; then
+    say "rate limits: $keys keys have the default, 1200"
+else
+    fail "rate limits: only $keys keys have the default, 1200" || rc=1
+fi
+"$INCD_PYTHON" - "$STACK_URL" "$fixture/state.json" <<'EOF' || rc=1
+import json, sys, urllib.request
+url, state = sys.argv[1], json.load(open(sys.argv[2]))
+req = urllib.request.Request(url + "/v1/identity",
+                             headers={"Authorization": "Bearer " + state["keys"]["viewer"]["token"]})
+with urllib.request.urlopen(req) as r:
+    got = r.headers.get("X-RateLimit-Limit")
+if got != "1200, 1200;window=60":
+    sys.exit("rate limits: a released key's X-RateLimit-Limit is %r" % got)
+EOF
 
 "$ctl" --database-url "$base/incidentd" migrate --status >"$tmp/status" ||
     { cat "$tmp/status" >&2; fail "migrate --status: the upgraded database is not up to date"; rc=1; }

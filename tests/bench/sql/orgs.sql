@@ -18,8 +18,9 @@ select k, incidentd_ulid() as id,
 from generate_series(1, :n) as k;
 
 insert into organisations (id, name) select id, 'Memory organisation ' || k from m_orgs;
-insert into api_keys (organisation_id, name, token_sha256)
-select id, 'memory', sha256(convert_to(token, 'UTF8')) from m_orgs;
+-- Unlimited (rate_limit 0): the benchmark is never throttled.
+insert into api_keys (organisation_id, name, token_sha256, rate_limit)
+select id, 'memory', sha256(convert_to(token, 'UTF8')), 0 from m_orgs;
 insert into api_key_roles (api_key_id, role)
 select k.id, 'viewer' from api_keys k join m_orgs o on o.id = k.organisation_id;
 
