@@ -20,6 +20,7 @@ struct incd_config {
 	int drain_seconds;    /* how long SIGTERM waits for in-flight requests */
 	bool sched_batch;     /* workers run under SCHED_BATCH (see docs/DESIGN.md) */
 	int render_cache_mib; /* each worker's cache of configuration objects */
+	bool allow_owner;     /* run as a superuser or the schema's owner (docs/SCHEMA.md) */
 };
 
 enum incd_config_result {
