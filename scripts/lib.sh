@@ -491,6 +491,9 @@ INCD_APP_ROLE=incidentd_app
 # else with STACK_DATABASE_URL itself and --allow-owner (with a warning):
 # roles on someone else's server are theirs to make.
 #
+# STACK_SINGLE_ROLE=1 runs everything as postgres, as releases before the
+# roles did (tests/upgrade/make-fixture.sh builds one of those).
+#
 # Sets STACK_URL, STACK_DATABASE_URL (the owner's URL: migrate, incidentctl,
 # psql), STACK_APP_DATABASE_URL (the runtime role's; empty when incidentd
 # runs as the owner), STACK_SUPERUSER_URL and STACK_PGDATA (own cluster
@@ -509,14 +512,19 @@ stack_start() {
         pg_start "$STACK_PGDATA" || return 1
         pg_create_db "$pg_port" incidentd || return 1
         STACK_SUPERUSER_URL="postgresql://postgres@127.0.0.1:$pg_port/incidentd"
-        "$build_dir/src/incidentctl" --database-url "$STACK_SUPERUSER_URL" roles setup \
-            --owner-role "$INCD_OWNER_ROLE" --app-role "$INCD_APP_ROLE" ||
-            fail "incidentctl roles setup failed" || return 1
-        STACK_DATABASE_URL="postgresql://$INCD_OWNER_ROLE@127.0.0.1:$pg_port/incidentd"
-        STACK_APP_DATABASE_URL="postgresql://$INCD_APP_ROLE@127.0.0.1:$pg_port/incidentd"
+        local owner=$INCD_OWNER_ROLE app=$INCD_APP_ROLE
+        if [ "${STACK_SINGLE_ROLE:-0}" = 1 ]; then
+            owner=postgres app=postgres
+        else
+            "$build_dir/src/incidentctl" --database-url "$STACK_SUPERUSER_URL" roles setup \
+                --owner-role "$owner" --app-role "$app" ||
+                fail "incidentctl roles setup failed" || return 1
+        fi
+        STACK_DATABASE_URL="postgresql://$owner@127.0.0.1:$pg_port/incidentd"
+        STACK_APP_DATABASE_URL="postgresql://$app@127.0.0.1:$pg_port/incidentd"
         # The workers use the cluster's unix socket: cheaper per query than
         # loopback TCP for both sides (docs/BENCHMARKS-HOWTO.md).
-        worker_db="postgresql://$INCD_APP_ROLE@/incidentd?host=$STACK_PGDATA&port=$pg_port"
+        worker_db="postgresql://$app@/incidentd?host=$STACK_PGDATA&port=$pg_port"
     else
         STACK_PGDATA=""
         STACK_APP_DATABASE_URL=${STACK_APP_DATABASE_URL:-}
