@@ -9,7 +9,9 @@
 -- SQL functions on purpose: PostgreSQL inlines them into the worker's
 -- prepared statement, which then costs what the plain index lookup costs
 -- (pgbench on the benchmark's data: 113 000 shows a second as inlined SQL,
--- 40 000 as plpgsql).
+-- 40 000 as plpgsql). So they are SECURITY INVOKER, unlike the functions
+-- below: PostgreSQL never inlines a SECURITY DEFINER function, and the
+-- runtime role reads incidents and config_versions itself (90_grants.sql).
 
 create or replace function api.incident_show(p_org text, p_id text, p_can_see_private boolean)
 returns table (frame text, config_version bigint)

@@ -158,13 +158,14 @@ done:
 	return ok;
 }
 
-/* The database: the owner owns it (and so may create in schema public);
- * the runtime role may connect; nobody but its owner may create temporary
- * tables. */
+/* The database: the owner owns it and may create in schema public, nobody
+ * else may (PostgreSQL 15 no longer lets PUBLIC, but a public schema made
+ * before it still does); the runtime role may connect; nobody but the
+ * owner may create temporary tables. */
 static bool setup_database(PGconn *conn, const char *owner, const char *app, struct incd_buf *out)
 {
 	const char *owner_param[] = {owner};
-	const char *app_param[] = {app};
+	const char *both[] = {owner, app};
 	int n = 0, m = 0;
 
 	if (!run_generated(conn, "give the database to the owner",
@@ -174,14 +175,19 @@ static bool setup_database(PGconn *conn, const char *owner, const char *app, str
 			   1, owner_param, &n, NULL) ||
 	    !run_generated(
 		conn, "set the database's privileges",
-		"SELECT unnest(ARRAY[format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', "
-		"current_database()), format('GRANT CONNECT ON DATABASE %I TO %I', "
-		"current_database(), $1::text)])",
-		1, app_param, &m, NULL))
+		"SELECT unnest(ARRAY["
+		"format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()), "
+		"format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $2::text), "
+		"'REVOKE CREATE ON SCHEMA public FROM PUBLIC', "
+		"format('GRANT USAGE, CREATE ON SCHEMA public TO %I', $1::text)])",
+		2, both, &m, NULL))
 		return false;
 	if (n > 0)
 		incd_buf_addf(out, "database: owner is now %s\n", owner);
-	incd_buf_addf(out, "database: %s may connect; TEMPORARY revoked from PUBLIC\n", app);
+	incd_buf_addf(out,
+		      "database: %s may connect; only %s may create in schema public; "
+		      "TEMPORARY revoked from PUBLIC\n",
+		      app, owner);
 	return true;
 }
 

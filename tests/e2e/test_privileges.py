@@ -178,7 +178,8 @@ def worker_functions():
     names = set()
     for path in glob.glob(os.path.join(ROOT, "src", "*", "*.c")):
         with open(path, encoding="utf-8") as f:
-            names.update(re.findall(r"\bapi\.([a-z0-9_]+)\(", f.read()))
+            for literal in re.findall(r'"(?:[^"\\\n]|\\.)*"', f.read()):
+                names.update(re.findall(r"\bapi\.([a-z0-9_]+)\(", literal))
     return names
 
 
