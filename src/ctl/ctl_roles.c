@@ -191,11 +191,12 @@ static bool setup_database(PGconn *conn, const char *owner, const char *app, str
 	return true;
 }
 
-/* schema_roles, created if missing; a runtime role recorded before and
- * replaced now loses what it was granted. */
-static bool record_app(PGconn *conn, const char *app, struct incd_buf *out)
+/* schema_roles, created (the owner's) if missing; a runtime role recorded
+ * before and replaced now loses what it was granted. */
+static bool record_app(PGconn *conn, const char *owner, const char *app, struct incd_buf *out)
 {
 	const char *params[] = {app};
+	const char *owner_param[] = {owner};
 	char old[256];
 	bool found = false;
 	int n = 0;
@@ -215,7 +216,10 @@ static bool record_app(PGconn *conn, const char *app, struct incd_buf *out)
 			       "COMMENT ON TABLE schema_roles IS 'The roles sql/code/90_grants.sql "
 			       "grants privileges to, by purpose (app: the runtime role incidentd "
 			       "connects as). Written by incidentctl roles setup.'",
-			       0, NULL)))
+			       0, NULL) ||
+	     !run_generated(conn, "give schema_roles to the owner",
+			    "SELECT format('ALTER TABLE schema_roles OWNER TO %I', $1::text)", 1,
+			    owner_param, &n, NULL)))
 		return false;
 	if (!incd_ctl_query_value(conn, "read schema_roles",
 				  "SELECT role_name FROM schema_roles WHERE purpose = 'app' "
@@ -298,14 +302,14 @@ enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner, const
 			 "owner: owns the schema, runs incidentctl migrate", &out) ||
 	    !ensure_role(conn, app, APP_ATTRS, "runtime: incidentd connects as it", &out) ||
 	    !check_roles(conn, owner, app) || !setup_database(conn, owner, app, &out) ||
-	    !record_app(conn, app, &out))
+	    !record_app(conn, owner, app, &out))
 		goto done;
 	if (!run_generated(conn, "take over the schema's objects", take_over_sql, 1, owner_param,
 			   &n, &owners))
 		goto done;
 	if (n > 0)
-		incd_buf_addf(&out, "%s now owns %d objects that belonged to %s\n", owner, n,
-			      owners.data);
+		incd_buf_addf(&out, "%s now owns %d object%s that belonged to %s\n", owner, n,
+			      n == 1 ? "" : "s", owners.data);
 	if (!incd_ctl_query_value(conn, "look for incidentd_apply_grants",
 				  "SELECT 1 WHERE to_regprocedure('incidentd_apply_grants()') "
 				  "IS NOT NULL",
