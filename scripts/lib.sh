@@ -271,12 +271,14 @@ pg_create_db() {
 
 # --------------------------------------------------------------- incidentd
 
-# incidentd_start BIN PIDFILE LOG SOCKET DATABASE_URL PUBLIC_URL WORKERS:
-# starts incidentd detached (own session, stdin closed, output appended to
-# LOG), waits for its socket and pid file, and leaves the master's pid in
-# PIDFILE (written by incidentd itself).
+# incidentd_start BIN PIDFILE LOG SOCKET DATABASE_URL PUBLIC_URL WORKERS
+# [ARG...]: starts incidentd detached (own session, stdin closed, output
+# appended to LOG) with ARG... as further flags (--allow-owner), waits for
+# its socket and pid file, and leaves the master's pid in PIDFILE (written
+# by incidentd itself).
 incidentd_start() {
     local bin=$1 pidfile=$2 log=$3 sock=$4 db=$5 public=$6 workers=$7 pid i
+    shift 7
     [ -x "$bin" ] || fail "$bin not built" || return 1
     mkdir -p "$(dirname "$pidfile")" "$(dirname "$log")" "$(dirname "$sock")" || return 1
     rm -f "$pidfile"
@@ -288,7 +290,7 @@ incidentd_start() {
     # it is already a group leader, and a background job here is not.
     pid=$(setsid "$bin" --database-url "$db" --listen "$sock" --workers "$workers" \
         --public-url "$public" --log-level info --pid-file "$pidfile" \
-        --socket-mode 0660 </dev/null >>"$log" 2>&1 &
+        --socket-mode 0660 "$@" </dev/null >>"$log" 2>&1 &
         echo $!)
     for ((i = 0; i < 300; i++)); do
         if [ -S "$sock" ] && pidfile_pid "$pidfile" incidentd >/dev/null; then
@@ -469,34 +471,74 @@ stack_paths() {
     STACK_NGINX="$dir/nginx"
 }
 
+# The roles of a stack (docs/SCHEMA.md, "Roles and privileges"): in its own
+# cluster, the superuser postgres runs incidentctl roles setup, which
+# creates INCD_OWNER_ROLE (owns the schema, runs migrate) and INCD_APP_ROLE
+# (incidentd connects as it and can do only what the API needs).
+INCD_OWNER_ROLE=incidentd_owner
+INCD_APP_ROLE=incidentd_app
+
 # stack_start DIR BUILD_DIR PG_PORT HTTP_PORT [WORKERS]: brings up (or
 # completes) the stack in DIR with the binaries of BUILD_DIR: cluster
 # (unless STACK_DATABASE_URL is set: an existing server), database
-# "incidentd", migrations, incidentd, nginx on 127.0.0.1:HTTP_PORT. Parts
-# already running are kept. incidentd's public URL (permalinks) is
-# STACK_PUBLIC_URL when set, else the stack's own URL. Sets STACK_URL,
-# STACK_DATABASE_URL, STACK_PGDATA (local cluster only) and the stack_paths
-# variables.
+# "incidentd", roles, migrations, incidentd, nginx on 127.0.0.1:HTTP_PORT.
+# Parts already running are kept. incidentd's public URL (permalinks) is
+# STACK_PUBLIC_URL when set, else the stack's own URL.
+#
+# In its own cluster: roles setup as postgres, migrate as the owner,
+# incidentd as the runtime role. With STACK_DATABASE_URL, that URL
+# migrates, and incidentd connects with STACK_APP_DATABASE_URL when set,
+# else with STACK_DATABASE_URL itself and --allow-owner (with a warning):
+# roles on someone else's server are theirs to make.
+#
+# STACK_SINGLE_ROLE=1 runs everything as postgres, as releases before the
+# roles did (tests/upgrade/make-fixture.sh builds one of those).
+#
+# Sets STACK_URL, STACK_DATABASE_URL (the owner's URL: migrate, incidentctl,
+# psql), STACK_APP_DATABASE_URL (the runtime role's; empty when incidentd
+# runs as the owner), STACK_SUPERUSER_URL and STACK_PGDATA (own cluster
+# only; else empty) and the stack_paths variables.
 stack_start() {
     local dir=$1 build_dir=$2 pg_port=$3 http_port=$4 workers=${5:-4}
+    local extra=()
     [ "$workers" -ge 2 ] 2>/dev/null || fail "incidentd needs at least 2 workers here (got $workers)" || return 1
     stack_paths "$dir" || return 1
     STACK_URL="http://127.0.0.1:$http_port"
-    local worker_db=${STACK_DATABASE_URL:-}
-    if [ -z "$worker_db" ]; then
+    STACK_SUPERUSER_URL=""
+    local worker_db
+    if [ -z "${STACK_DATABASE_URL:-}" ]; then
         STACK_PGDATA=$(state_dir "$dir/pg" pg) || return 1
         pg_init "$STACK_PGDATA" "$pg_port" || return 1
         pg_start "$STACK_PGDATA" || return 1
         pg_create_db "$pg_port" incidentd || return 1
-        STACK_DATABASE_URL="postgresql://postgres@127.0.0.1:$pg_port/incidentd"
+        STACK_SUPERUSER_URL="postgresql://postgres@127.0.0.1:$pg_port/incidentd"
+        local owner=$INCD_OWNER_ROLE app=$INCD_APP_ROLE
+        if [ "${STACK_SINGLE_ROLE:-0}" = 1 ]; then
+            owner=postgres app=postgres
+        else
+            "$build_dir/src/incidentctl" --database-url "$STACK_SUPERUSER_URL" roles setup \
+                --owner-role "$owner" --app-role "$app" ||
+                fail "incidentctl roles setup failed" || return 1
+        fi
+        STACK_DATABASE_URL="postgresql://$owner@127.0.0.1:$pg_port/incidentd"
+        STACK_APP_DATABASE_URL="postgresql://$app@127.0.0.1:$pg_port/incidentd"
         # The workers use the cluster's unix socket: cheaper per query than
         # loopback TCP for both sides (docs/BENCHMARKS-HOWTO.md).
-        worker_db="postgresql://postgres@/incidentd?host=$STACK_PGDATA&port=$pg_port"
+        worker_db="postgresql://$app@/incidentd?host=$STACK_PGDATA&port=$pg_port"
+    else
+        STACK_PGDATA=""
+        STACK_APP_DATABASE_URL=${STACK_APP_DATABASE_URL:-}
+        worker_db=${STACK_APP_DATABASE_URL:-$STACK_DATABASE_URL}
+        if [ -z "$STACK_APP_DATABASE_URL" ]; then
+            warn "incidentd connects with DATABASE_URL, as the schema's owner (--allow-owner);" \
+                "set INCIDENTD_APP_DATABASE_URL to a runtime role's URL (incidentctl roles setup)"
+            extra=(--allow-owner)
+        fi
     fi
     DATABASE_URL=$STACK_DATABASE_URL "$build_dir/src/incidentctl" migrate || fail "incidentctl migrate failed" || return 1
     if ! pidfile_pid "$STACK_PIDFILE" incidentd >/dev/null; then
         incidentd_start "$build_dir/src/incidentd" "$STACK_PIDFILE" "$STACK_LOG" "$STACK_SOCK" \
-            "$worker_db" "${STACK_PUBLIC_URL:-$STACK_URL}" "$workers" || return 1
+            "$worker_db" "${STACK_PUBLIC_URL:-$STACK_URL}" "$workers" "${extra[@]}" || return 1
     fi
     # No upstream keepalive: nginx/incidentd.conf says why.
     nginx_render "$STACK_NGINX" "127.0.0.1:$http_port" "$STACK_SOCK" 1 off || return 1

@@ -134,7 +134,11 @@ e2e() {
     }
     export INCIDENTD_URL="$STACK_URL"
     export INCIDENTD_PUBLIC_URL="$STACK_URL"
-    export DATABASE_URL="$STACK_DATABASE_URL"
+    # The tests inspect and change the database as its superuser; incidentd
+    # serves as the runtime role (test_privileges.py checks what it can do).
+    export DATABASE_URL="$STACK_SUPERUSER_URL"
+    export INCIDENTD_OWNER_DATABASE_URL="$STACK_DATABASE_URL"
+    export INCIDENTD_APP_DATABASE_URL="$STACK_APP_DATABASE_URL"
     export INCIDENTCTL="$build_dir/src/incidentctl"
     INCIDENTD_MASTER_PID=$(head -n 1 "$STACK_PIDFILE")
     export INCIDENTD_MASTER_PID
@@ -145,7 +149,8 @@ e2e() {
     # incident.io's published spec (CONTRACT.md names its commit), vendored so
     # a clone alone can validate every response against it.
     export INCIDENTD_SPEC="${INCIDENTD_SPEC:-$INCD_ROOT/tests/e2e/spec/incidentio-openapi.json}"
-    say "stack: $INCIDENTD_URL, $DATABASE_URL, incidentd pid $INCIDENTD_MASTER_PID"
+    export INCIDENTD_BIN="$build_dir/src/incidentd"
+    say "stack: $INCIDENTD_URL, $DATABASE_URL, incidentd ($INCIDENTD_APP_DATABASE_URL) pid $INCIDENTD_MASTER_PID"
     (cd "$INCD_ROOT" && "$INCD_PYTHON" -m pytest -q -p no:cacheprovider tests/e2e "${pytest_args[@]}") || rc=$?
     if [ "$1" = default ] && [ ${#pytest_args[@]} -eq 0 ]; then
         sql_tests "$pg_port" "$build_dir" || rc=1

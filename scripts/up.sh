@@ -5,7 +5,14 @@
 # the URL and key and writes them to var/stack.env. scripts/down.sh stops it.
 #
 # Environment: INCIDENTD_PORT (nginx, 8080), INCIDENTD_PG_PORT (local
-# cluster, 54329), INCIDENTD_WORKERS (4), DATABASE_URL (use that server).
+# cluster, 54329), INCIDENTD_WORKERS (4), DATABASE_URL (use that server:
+# it migrates, and incidentd connects with INCIDENTD_APP_DATABASE_URL, or
+# with DATABASE_URL and --allow-owner when that is not set).
+#
+# The local cluster has two roles (docs/SCHEMA.md, "Roles and privileges"):
+# incidentd_owner owns the schema and migrates (DATABASE_URL of
+# var/stack.env: psql and incidentctl use it), incidentd_app is what
+# incidentd connects as (INCIDENTD_APP_DATABASE_URL).
 # Running it again while up only reports; after down.sh it starts the same
 # cluster again and keeps the key of var/stack.env while the database
 # still accepts it.
@@ -42,7 +49,10 @@ report() {
     cat <<EOF
 incidentd is up at $1
 API key: $2
-Settings are in var/stack.env (INCIDENTD_URL, INCIDENTD_API_KEY, DATABASE_URL):
+Database: $3 (owner: psql, incidentctl)
+incidentd connects as: $4
+Settings are in var/stack.env (INCIDENTD_URL, INCIDENTD_API_KEY, DATABASE_URL,
+INCIDENTD_APP_DATABASE_URL):
   set -a; . var/stack.env; set +a
   curl -H "Authorization: Bearer \$INCIDENTD_API_KEY" \$INCIDENTD_URL/v1/identity
 Logs: var/log/incidentd.log, var/nginx/logs/. Stop it with scripts/down.sh
@@ -57,11 +67,13 @@ url="http://127.0.0.1:$port"
 if [ -f "$env_file" ]; then
     old_url=$(stack_env_get INCIDENTD_URL || true)
     old_key=$(stack_env_get INCIDENTD_API_KEY || true)
+    old_db=$(stack_env_get DATABASE_URL || true)
+    old_app_db=$(stack_env_get INCIDENTD_APP_DATABASE_URL || true)
     if [ -n "$old_url" ] &&
         pidfile_pid "$var/nginx/nginx.pid" nginx >/dev/null &&
         pidfile_pid "$var/run/incidentd.pid" incidentd >/dev/null &&
         key_works "$old_url" "$old_key"; then
-        report "$old_url" "$old_key"
+        report "$old_url" "$old_key" "$old_db" "${old_app_db:-$old_db (--allow-owner)}"
         exit 0
     fi
 fi
@@ -69,11 +81,16 @@ fi
 build default --enable-werror
 
 # DATABASE_URL names an existing server, unless it is the local cluster's own
-# URL (a shell that sourced var/stack.env has exported it).
+# URL (a shell that sourced var/stack.env has exported it; before the roles
+# it was the superuser's).
 STACK_DATABASE_URL=${DATABASE_URL:-}
-if [ "$STACK_DATABASE_URL" = "postgresql://postgres@127.0.0.1:$pg_port/incidentd" ]; then
+STACK_APP_DATABASE_URL=${INCIDENTD_APP_DATABASE_URL:-}
+case $STACK_DATABASE_URL in
+"postgresql://$INCD_OWNER_ROLE@127.0.0.1:$pg_port/incidentd" | "postgresql://postgres@127.0.0.1:$pg_port/incidentd")
     STACK_DATABASE_URL=""
-fi
+    STACK_APP_DATABASE_URL=""
+    ;;
+esac
 [ -z "$STACK_DATABASE_URL" ] || say "using the database at DATABASE_URL"
 stack_start "$var" "$build_dir" "$pg_port" "$port" "$workers"
 
@@ -99,7 +116,8 @@ fi
 (
     umask 077
     printf '%s\n' "INCIDENTD_URL=$STACK_URL" "INCIDENTD_API_KEY=$key" \
-        "DATABASE_URL=$STACK_DATABASE_URL" >"$env_file.tmp"
+        "DATABASE_URL=$STACK_DATABASE_URL" "INCIDENTD_APP_DATABASE_URL=$STACK_APP_DATABASE_URL" \
+        >"$env_file.tmp"
 )
 mv "$env_file.tmp" "$env_file"
-report "$STACK_URL" "$key"
+report "$STACK_URL" "$key" "$STACK_DATABASE_URL" "${STACK_APP_DATABASE_URL:-$STACK_DATABASE_URL (--allow-owner)}"

@@ -195,12 +195,14 @@ $$;
 -- column is NULL, and what incidentd_fill_frames stores.
 create or replace function api.incident_frame_of(i incidents) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select api.incident_frame(i, p.assignments, p.entries) from api.incident_parts_of(i) p
 $$;
 
 create or replace function api.incident_frame_v2_of(i incidents) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select api.incident_frame_v2(i, p.assignments, p.entries) from api.incident_parts_of(i) p
 $$;
@@ -282,6 +284,7 @@ $$;
 create or replace function api.config_objects(p_org text, p_refs text[])
 returns table (ref text, doc text, created_us bigint, archived_us bigint, config_version bigint)
 language plpgsql stable
+security definer set search_path = public, pg_temp
 as $$
 declare
     v_version bigint := (select c.version from api.config_version(p_org) c);

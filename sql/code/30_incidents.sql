@@ -9,7 +9,9 @@
 -- SQL functions on purpose: PostgreSQL inlines them into the worker's
 -- prepared statement, which then costs what the plain index lookup costs
 -- (pgbench on the benchmark's data: 113 000 shows a second as inlined SQL,
--- 40 000 as plpgsql).
+-- 40 000 as plpgsql). So they are SECURITY INVOKER, unlike the functions
+-- below: PostgreSQL never inlines a SECURITY DEFINER function, and the
+-- runtime role reads incidents and config_versions itself (90_grants.sql).
 
 create or replace function api.incident_show(p_org text, p_id text, p_can_see_private boolean)
 returns table (frame text, config_version bigint)
@@ -79,6 +81,7 @@ create or replace function api.incident_page(p_org text, p_can_see_private boole
                                              p_page_size integer)
 returns table (id text, frame text, total bigint, config_version bigint, after_ok boolean)
 language plpgsql stable
+security definer set search_path = public, pg_temp
 set enable_bitmapscan = off
 set enable_seqscan = off
 as $$
@@ -121,6 +124,7 @@ create or replace function api.incident_page_by_status(p_org text, p_can_see_pri
                                                        p_page_size integer)
 returns table (id text, frame text, total bigint, config_version bigint, after_ok boolean)
 language plpgsql stable
+security definer set search_path = public, pg_temp
 set enable_bitmapscan = off
 set enable_seqscan = off
 as $$
@@ -775,6 +779,7 @@ create or replace function api.incident_create_by_key(p_org text, p_api_key_id t
                                                       p_key text, p_payload text, p_v2 boolean default false)
 returns table (replayed boolean, id text, frame text, config_version bigint)
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v_payload jsonb;

@@ -86,6 +86,7 @@ create or replace function api.incident_edit(p_org text, p_api_key_id text, p_ca
                                              p_id text, p_number bigint, p_update_id text, p_payload jsonb)
 returns table (frame text, config_version bigint)
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v_inc       jsonb := p_payload -> 'incident';
@@ -228,6 +229,7 @@ create or replace function api.incident_update_page(p_org text, p_can_see_privat
                                                     p_after text, p_page_size integer)
 returns table (id text, frame text, config_version bigint, after_ok boolean, incident_ok boolean)
 language plpgsql stable
+security definer set search_path = public, pg_temp
 set enable_bitmapscan = off
 set enable_seqscan = off
 as $$

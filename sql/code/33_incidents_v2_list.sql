@@ -255,6 +255,7 @@ create or replace function api.incident_page_v2(p_org text, p_can_see_private bo
                                                 p_after text, p_page_size integer)
 returns table (id text, frame text, total bigint, config_version bigint, after_ok boolean)
 language plpgsql stable
+security definer set search_path = public, pg_temp
 set enable_bitmapscan = off
 set enable_seqscan = off
 as $$

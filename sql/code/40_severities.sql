@@ -15,6 +15,7 @@
 
 create or replace function api.severity_list(p_org text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select json_build_object(
         'severities', coalesce(json_agg(api.severity_json(s) order by s.rank, s.id), '[]'::json))::text
@@ -27,6 +28,7 @@ comment on function api.severity_list(text) is
 
 create or replace function api.severity_show(p_org text, p_id text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select coalesce(
         (select json_build_object('severity', api.severity_json(s))::text
@@ -42,6 +44,7 @@ comment on function api.severity_show(text, text) is
 -- none; capped so it cannot overflow).
 create or replace function api.severity_create(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          severities;
@@ -75,6 +78,7 @@ comment on function api.severity_create(text, text, jsonb) is
 -- A PUT: name and description are replaced; rank only when given.
 create or replace function api.severity_update(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          severities;
@@ -107,6 +111,7 @@ comment on function api.severity_update(text, text, jsonb) is
 -- exactly as it was.
 create or replace function api.severity_delete(p_org text, p_id text) returns void
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 begin
     update severities s

@@ -2,6 +2,7 @@
 
 create or replace function api.incident_type_list(p_org text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select json_build_object(
         'incident_types', coalesce(json_agg(api.incident_type_json(t) order by t.id), '[]'::json))::text
@@ -14,6 +15,7 @@ comment on function api.incident_type_list(text) is
 
 create or replace function api.incident_type_show(p_org text, p_id text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select coalesce(
         (select json_build_object('incident_type', api.incident_type_json(t))::text

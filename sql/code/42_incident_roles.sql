@@ -2,6 +2,7 @@
 
 create or replace function api.incident_role_list(p_org text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select json_build_object(
         'incident_roles', coalesce(json_agg(api.incident_role_v2_json(r) order by r.id), '[]'::json))::text
@@ -14,6 +15,7 @@ comment on function api.incident_role_list(text) is
 
 create or replace function api.incident_role_show(p_org text, p_id text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select coalesce(
         (select json_build_object('incident_role', api.incident_role_v2_json(r))::text
@@ -28,6 +30,7 @@ comment on function api.incident_role_show(text, text) is
 -- Roles created through the API are custom roles, never required.
 create or replace function api.incident_role_create(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          incident_roles;
@@ -60,6 +63,7 @@ comment on function api.incident_role_create(text, text, jsonb) is
 -- A PUT of the four editable fields; role_type and required never change.
 create or replace function api.incident_role_update(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          incident_roles;
@@ -92,6 +96,7 @@ comment on function api.incident_role_update(text, text, jsonb) is
 -- Archives any live role but the organisation's lead role (IX422 on id).
 create or replace function api.incident_role_delete(p_org text, p_id text) returns void
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 begin
     update incident_roles r

@@ -2,6 +2,7 @@
 
 create or replace function api.custom_field_list(p_org text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select json_build_object(
         'custom_fields', coalesce(json_agg(api.custom_field_json(f) order by f.id), '[]'::json))::text
@@ -14,6 +15,7 @@ comment on function api.custom_field_list(text) is
 
 create or replace function api.custom_field_show(p_org text, p_id text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select coalesce(
         (select json_build_object('custom_field', api.custom_field_json(f))::text
@@ -27,6 +29,7 @@ comment on function api.custom_field_show(text, text) is
 
 create or replace function api.custom_field_create(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          custom_fields;
@@ -64,6 +67,7 @@ comment on function api.custom_field_create(text, text, jsonb) is
 -- payload has none).
 create or replace function api.custom_field_update(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          custom_fields;
@@ -94,6 +98,7 @@ comment on function api.custom_field_update(text, text, jsonb) is
 -- Archives the field and its live options, with one timestamp.
 create or replace function api.custom_field_delete(p_org text, p_id text) returns void
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v_now timestamptz := now();

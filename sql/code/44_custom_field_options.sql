@@ -5,6 +5,7 @@
 create or replace function api.custom_field_option_list(p_org text, p_custom_field_id text, p_after text,
                                              p_page_size integer) returns text
 language plpgsql stable
+security definer set search_path = public, pg_temp
 as $$
 declare
     v_size    integer := least(greatest(coalesce(p_page_size, 25), 1), 250);
@@ -47,6 +48,7 @@ comment on function api.custom_field_option_list(text, text, text, integer) is
 
 create or replace function api.custom_field_option_show(p_org text, p_id text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select coalesce(
         (select json_build_object('custom_field_option', api.custom_field_option_json(o))::text
@@ -61,6 +63,7 @@ comment on function api.custom_field_option_show(text, text) is
 -- Options belong to select fields only; sort_key defaults to 1000.
 create or replace function api.custom_field_option_create(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          custom_field_options;
@@ -103,6 +106,7 @@ comment on function api.custom_field_option_create(text, text, jsonb) is
 -- A PUT of value and sort_key (both required by the payload).
 create or replace function api.custom_field_option_update(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          custom_field_options;
@@ -132,6 +136,7 @@ comment on function api.custom_field_option_update(text, text, jsonb) is
 
 create or replace function api.custom_field_option_delete(p_org text, p_id text) returns void
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 begin
     update custom_field_options o

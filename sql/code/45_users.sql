@@ -7,6 +7,7 @@ create or replace function api.user_list(p_org text, p_email text, p_slack_user_
                               p_include_inactive boolean, p_after text, p_page_size integer)
 returns text
 language plpgsql stable
+security definer set search_path = public, pg_temp
 as $$
 declare
     v_size integer := least(greatest(coalesce(p_page_size, 25), 1), 10000);
@@ -42,6 +43,7 @@ comment on function api.user_list(text, text, text, boolean, text, integer) is
 
 create or replace function api.user_show(p_org text, p_id text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select coalesce(
         (select json_build_object('user', api.user_with_roles_json(u))::text

@@ -59,6 +59,7 @@ $$;
 
 create or replace function api.incident_status_list(p_org text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select json_build_object(
         'incident_statuses', coalesce(json_agg(api.incident_status_json(s) order by s.rank, s.id), '[]'::json))::text
@@ -71,6 +72,7 @@ comment on function api.incident_status_list(text) is
 
 create or replace function api.incident_status_show(p_org text, p_id text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select coalesce(
         (select json_build_object('incident_status', api.incident_status_json(s))::text
@@ -89,6 +91,7 @@ comment on function api.incident_status_show(text, text) is
 -- stay in their order and after it.
 create or replace function api.incident_status_create(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          incident_statuses;
@@ -143,6 +146,7 @@ comment on function api.incident_status_create(text, text, jsonb) is
 -- triage and declined statuses cannot be modified (the spec's words).
 create or replace function api.incident_status_update(p_org text, p_id text, p_payload jsonb) returns text
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v          incident_statuses;
@@ -191,6 +195,7 @@ comment on function api.incident_status_update(text, text, jsonb) is
 -- first and is seen, or waits and finds the status archived.
 create or replace function api.incident_status_delete(p_org text, p_id text) returns void
 language plpgsql volatile
+security definer set search_path = public, pg_temp
 as $$
 declare
     v incident_statuses;

@@ -3,6 +3,7 @@
 
 create or replace function api.incident_timestamp_list(p_org text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select json_build_object(
         'incident_timestamps', coalesce(json_agg(api.incident_timestamp_json(t) order by t.rank, t.id), '[]'::json))::text
@@ -15,6 +16,7 @@ comment on function api.incident_timestamp_list(text) is
 
 create or replace function api.incident_timestamp_show(p_org text, p_id text) returns text
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select coalesce(
         (select json_build_object('incident_timestamp', api.incident_timestamp_json(t))::text

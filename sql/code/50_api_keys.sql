@@ -5,6 +5,7 @@ create or replace function api.authenticate(p_token_sha256 bytea)
 returns table (api_key_id text, api_key_name text, organisation_id text, roles text,
                rate_limit integer)
 language sql stable
+security definer set search_path = public, pg_temp
 as $$
     select k.id, k.name, k.organisation_id,
            coalesce((select string_agg(kr.role, ',' order by kr.role)

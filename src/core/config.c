@@ -6,11 +6,19 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "util.h"
 
-enum setting_type { T_STRING, T_INT, T_MODE, T_LEVEL, T_SCHED };
+enum setting_type {
+	T_STRING,
+	T_INT,
+	T_MODE,
+	T_LEVEL,
+	T_SCHED,
+	T_FLAG, /* a flag without a value; its variable says 1/true/yes/on or 0/false/no/off */
+};
 
 struct setting {
 	const char *flag; /* long option name */
@@ -52,6 +60,10 @@ static const struct setting settings[] = {
     {"scheduler", "INCIDENTD_SCHEDULER", T_SCHED, OFF(sched_batch), 0, 0, "batch",
      "workers' CPU scheduling policy: batch (SCHED_BATCH: a woken worker does not\n"
      "      preempt PostgreSQL or nginx mid-request) or normal (SCHED_OTHER)"},
+    {"allow-owner", "INCIDENTD_ALLOW_OWNER", T_FLAG, OFF(allow_owner), 0, 0, "off",
+     "run even when the database role is a superuser or owns the schema (by\n"
+     "      default incidentd refuses: it should connect as the runtime role that\n"
+     "      incidentctl roles setup creates)"},
 };
 
 static void print_help(FILE *out)
@@ -62,8 +74,12 @@ static void print_help(FILE *out)
 	      out);
 	for (size_t i = 0; i < INCD_ARRAY_LEN(settings); i++) {
 		const struct setting *s = &settings[i];
-		fprintf(out, "  --%s=VALUE  (env %s)\n      %s [default: %s]\n", s->flag, s->env,
-			s->help, s->default_help);
+		if (s->type == T_FLAG)
+			fprintf(out, "  --%s  (env %s=1)\n      %s [default: %s]\n", s->flag,
+				s->env, s->help, s->default_help);
+		else
+			fprintf(out, "  --%s=VALUE  (env %s)\n      %s [default: %s]\n", s->flag,
+				s->env, s->help, s->default_help);
 	}
 	fputs("  --help      show this help\n  --version   show the version\n\n"
 	      "Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP replaces the\n"
@@ -121,6 +137,20 @@ static bool set_value(struct incd_config *cfg, const struct setting *s, const ch
 		}
 		*(bool *)(void *)base = value[0] == 'b';
 		return true;
+	case T_FLAG: {
+		static const char *const on[] = {"1", "true", "yes", "on"};
+		static const char *const off[] = {"0", "false", "no", "off"};
+		for (size_t i = 0; i < INCD_ARRAY_LEN(on); i++) {
+			if (strcasecmp(value, on[i]) == 0 || strcasecmp(value, off[i]) == 0) {
+				*(bool *)(void *)base = strcasecmp(value, on[i]) == 0;
+				return true;
+			}
+		}
+		snprintf(err, errlen,
+			 "invalid %s: '%s' (expected 1, true, yes, on or 0, false, no, off)",
+			 s->env, value);
+		return false;
+	}
 	}
 	return false;
 }
@@ -154,7 +184,9 @@ enum incd_config_result incd_config_load(struct incd_config *cfg, int argc, char
 		const char *v = getenv_fn(settings[i].env);
 		if (v != NULL && *v != '\0' && !set_value(cfg, &settings[i], v, err, errlen))
 			return INCD_CONFIG_ERROR;
-		opts[i] = (struct option){settings[i].flag, required_argument, NULL, (int)i};
+		opts[i] = (struct option){
+		    settings[i].flag, settings[i].type == T_FLAG ? no_argument : required_argument,
+		    NULL, (int)i};
 	}
 	opts[N] = (struct option){"help", no_argument, NULL, 'h'};
 	opts[N + 1] = (struct option){"version", no_argument, NULL, 'V'};
@@ -179,7 +211,8 @@ enum incd_config_result incd_config_load(struct incd_config *cfg, int argc, char
 				 argv[optind - 1]);
 			return INCD_CONFIG_ERROR;
 		}
-		if (!set_value(cfg, &settings[idx], optarg, err, errlen))
+		if (!set_value(cfg, &settings[idx], settings[idx].type == T_FLAG ? "1" : optarg,
+			       err, errlen))
 			return INCD_CONFIG_ERROR;
 	}
 	if (optind < argc) {

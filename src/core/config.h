@@ -21,6 +21,7 @@ struct incd_config {
 	bool sched_batch;     /* workers run under SCHED_BATCH (see docs/DESIGN.md) */
 	int render_cache_mib; /* each worker's cache of configuration objects */
 	int rate_limit_keys;  /* slots of the shared rate limit table */
+	bool allow_owner;     /* run as a superuser or the schema's owner (docs/SCHEMA.md) */
 };
 
 enum incd_config_result {

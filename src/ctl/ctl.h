@@ -10,6 +10,10 @@
 #define INCD_CTL_WUR __attribute__((warn_unused_result))
 #define INCD_CTL_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
+/* pg_advisory_xact_lock key held while migrating or setting up roles:
+ * "incidntd" in ASCII. */
+#define INCD_CTL_MIGRATE_LOCK_KEY "7597118925728281700"
+
 /* What a command ended with; also the process exit status. */
 enum incd_ctl_status {
 	INCD_CTL_OK = 0,      /* done */
@@ -102,6 +106,16 @@ enum incd_ctl_migrate_mode {
  * PENDING when migrate would apply something, FAIL when it would refuse. */
 enum incd_ctl_status incd_ctl_migrate(PGconn *conn, enum incd_ctl_migrate_mode mode,
 				      bool reapply_code) INCD_CTL_WUR;
+
+/* Sets up the owner and runtime roles (ctl_roles.c; docs/SCHEMA.md, "Roles
+ * and privileges"), as a superuser, in one transaction: creates the roles
+ * that are missing (LOGIN, nothing else), refuses a runtime role that is a
+ * superuser or a member of the owner, makes the owner own the database and
+ * every object of schemas api and public, lets the runtime role connect,
+ * records it in schema_roles and applies sql/code/90_grants.sql's
+ * privileges if the database has them. Prints what it did. */
+enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner,
+					  const char *app) INCD_CTL_WUR;
 
 /* Creates an organisation and its lead incident role; prints its id. */
 enum incd_ctl_status incd_ctl_org_create(PGconn *conn, const char *name) INCD_CTL_WUR;

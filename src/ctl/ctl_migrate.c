@@ -14,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* pg_advisory_xact_lock key held while migrating: "incidntd" in ASCII. */
-#define MIGRATE_LOCK_KEY "7597118925728281700"
-
 #define SUM_LEN (2 * INCD_TOKEN_HASH_LEN) /* hex SHA-256 */
 
 /* What the database's record says of one migration this incidentctl has. */
@@ -435,11 +432,29 @@ done:
 	return ok;
 }
 
+/* Everything migrate creates belongs to the owner of schema api, whoever
+ * runs it: a superuser, or another member of that role, migrates as the
+ * owner (SET LOCAL ROLE) once there is one, so that no table or function
+ * ends up owned by someone else, and no SECURITY DEFINER function runs as
+ * a superuser by accident (docs/SCHEMA.md, "Roles and privileges"). */
+static bool become_owner(PGconn *conn)
+{
+	PGresult *res = incd_ctl_query(conn, "become the schema's owner",
+				       "SELECT set_config('role', r.rolname, true) "
+				       "FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner "
+				       "WHERE n.nspname = 'api' AND r.rolname <> current_user "
+				       "AND pg_has_role(current_user, r.oid, 'MEMBER')",
+				       0, NULL);
+	bool ok = res != NULL;
+	PQclear(res);
+	return ok;
+}
+
 enum incd_ctl_status incd_ctl_migrate(PGconn *conn, enum incd_ctl_migrate_mode mode,
 				      bool reapply_code)
 {
 	enum incd_ctl_status st = INCD_CTL_FAIL;
-	static const char *const lock_params[] = {MIGRATE_LOCK_KEY};
+	static const char *const lock_params[] = {INCD_CTL_MIGRATE_LOCK_KEY};
 	struct plan p = {0};
 	struct incd_buf out = {0};
 	PGresult *lock = NULL;
@@ -451,7 +466,7 @@ enum incd_ctl_status incd_ctl_migrate(PGconn *conn, enum incd_ctl_migrate_mode m
 			goto done;
 		lock = incd_ctl_query(conn, "take the migration lock",
 				      "SELECT pg_advisory_xact_lock($1::bigint)", 1, lock_params);
-		if (lock == NULL)
+		if (lock == NULL || !become_owner(conn))
 			goto done;
 	} else if (!incd_ctl_command(conn, "begin a read-only transaction",
 				     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL)) {

@@ -25,6 +25,8 @@ enum opt {
 	OPT_DRY_RUN,	  /* migrate --dry-run */
 	OPT_REAPPLY_CODE, /* migrate --reapply-code */
 	OPT_RATE_LIMIT,	  /* api-key create --rate-limit */
+	OPT_OWNER_ROLE,	  /* roles setup --owner-role */
+	OPT_APP_ROLE,	  /* roles setup --app-role */
 };
 
 #define MAX_ROLES 64
@@ -44,6 +46,8 @@ struct args {
 	bool private_only;
 	enum incd_ctl_migrate_mode migrate_mode;
 	bool reapply_code;
+	const char *owner_role; /* roles setup; NULL: the default */
+	const char *app_role;
 	const char *roles[MAX_ROLES]; /* distinct, valid */
 	size_t nroles;
 	const char *positional; /* the one operand, for commands that take it */
@@ -78,6 +82,13 @@ static const struct option migrate_opts[] = {
     {"status", no_argument, NULL, OPT_STATUS},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"reapply-code", no_argument, NULL, OPT_REAPPLY_CODE},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct option roles_setup_opts[] = {
+    COMMON_OPTS,
+    {"owner-role", required_argument, NULL, OPT_OWNER_ROLE},
+    {"app-role", required_argument, NULL, OPT_APP_ROLE},
     {NULL, 0, NULL, 0},
 };
 
@@ -125,6 +136,12 @@ static const int req_api_key[] = {OPT_ORG, OPT_NAME, OPT_API_ROLE, 0};
 static enum incd_ctl_status run_migrate(PGconn *conn, const struct args *a)
 {
 	return incd_ctl_migrate(conn, a->migrate_mode, a->reapply_code);
+}
+
+static enum incd_ctl_status run_roles_setup(PGconn *conn, const struct args *a)
+{
+	return incd_ctl_roles_setup(conn, a->owner_role != NULL ? a->owner_role : "incidentd_owner",
+				    a->app_role != NULL ? a->app_role : "incidentd_app");
 }
 
 static enum incd_ctl_status run_org_create(PGconn *conn, const struct args *a)
@@ -187,6 +204,33 @@ static const struct command commands[] = {
      "  --dry-run             print the SQL migrate would run; change nothing\n"
      "  --reapply-code        re-apply every code file even if none changed\n" COMMON_HELP,
      migrate_opts, req_none, run_migrate},
+    {"roles", "setup", NULL, "roles setup [--owner-role NAME] [--app-role NAME]",
+     "create the owner and runtime roles; give the schema to the owner",
+     "Sets up least privilege (docs/SCHEMA.md, \"Roles and privileges\"), in one\n"
+     "transaction; run it as a superuser, before or after incidentctl migrate:\n"
+     "  - creates the owner role and the runtime role unless they exist (LOGIN and\n"
+     "    nothing else: no superuser, CREATEDB or CREATEROLE; the runtime role\n"
+     "    NOINHERIT), and refuses a runtime role that is a superuser or a member\n"
+     "    of the owner;\n"
+     "  - makes the owner own the database and every object of schemas api and\n"
+     "    public (tables, functions, ...) that someone else owns, such as a\n"
+     "    database migrated as a superuser;\n"
+     "  - lets the runtime role connect, and nobody but the owner create\n"
+     "    temporary tables;\n"
+     "  - records the runtime role in the table schema_roles and applies its\n"
+     "    privileges (sql/code/90_grants.sql; every migrate applies them again):\n"
+     "    it may call the functions of schema api and read the tables incidents\n"
+     "    and config_versions, and nothing else.\n"
+     "Then run incidentctl migrate as the owner, and incidentd as the runtime role\n"
+     "(it refuses to start as a superuser or the owner). The roles get no\n"
+     "password: set one with ALTER ROLE ... PASSWORD where the server asks for\n"
+     "one. Running it again changes nothing but a runtime role given anew, whose\n"
+     "predecessor loses its privileges.\n"
+     "\n"
+     "Options:\n"
+     "  --owner-role NAME     the owner (default: incidentd_owner)\n"
+     "  --app-role NAME       the runtime role (default: incidentd_app)\n" COMMON_HELP,
+     roles_setup_opts, req_none, run_roles_setup},
     {"org", "create", "NAME", "org create NAME",
      "create an organisation and its lead role; prints its id",
      "Creates an organisation called NAME together with its lead incident role\n"
@@ -275,8 +319,8 @@ static void print_usage(FILE *f)
 {
 	fputs("usage: incidentctl [--database-url URL] COMMAND [ARGS...]\n"
 	      "\n"
-	      "Administers an incidentd database: schema migrations, organisations, API\n"
-	      "keys, users and configuration.\n"
+	      "Administers an incidentd database: schema migrations, roles, organisations,\n"
+	      "API keys, users and configuration.\n"
 	      "\n"
 	      "Commands:\n",
 	      f);
@@ -472,6 +516,12 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 			break;
 		case OPT_REAPPLY_CODE:
 			a->reapply_code = true;
+			break;
+		case OPT_OWNER_ROLE:
+			a->owner_role = optarg;
+			break;
+		case OPT_APP_ROLE:
+			a->app_role = optarg;
 			break;
 		case ':':
 			incd_ctl_err("option %s needs a value", argv[optind - 1]);

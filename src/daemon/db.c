@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -14,15 +15,17 @@ struct incd_db {
 	char *public_url;
 	PGconn *conn; /* NULL while disconnected */
 	unsigned long generation;
-	bool notified; /* a NOTIFY arrived since incd_db_notified last said so */
+	bool notified;	  /* a NOTIFY arrived since incd_db_notified last said so */
+	bool allow_owner; /* --allow-owner: no role check on connect */
 	char sqlstate[6];
 };
 
-struct incd_db *incd_db_new(const char *conninfo, const char *public_url)
+struct incd_db *incd_db_new(const char *conninfo, const char *public_url, bool allow_owner)
 {
 	struct incd_db *db = incd_xcalloc(1, sizeof *db);
 	db->conninfo = incd_xstrdup(conninfo);
 	db->public_url = incd_xstrdup(public_url);
+	db->allow_owner = allow_owner;
 	return db;
 }
 
@@ -131,6 +134,81 @@ static PGconn *open_conn(const char *const *keys, const char *const *vals, int t
 	return conn;
 }
 
+/* Who the connection is: its role, whether that is a superuser, and what
+ * of the schema it owns (directly or as a member of the owner role), if
+ * anything. A database not migrated yet has no schema to own. */
+static const char role_sql[] =
+    "SELECT current_user::text, r.rolsuper, "
+    "CASE WHEN pg_has_role(current_user, n.nspowner, 'MEMBER') THEN 'schema api' "
+    "WHEN pg_has_role(current_user, c.relowner, 'MEMBER') THEN 'table incidents' END "
+    "FROM pg_roles r "
+    "LEFT JOIN pg_namespace n ON n.nspname = 'api' "
+    "LEFT JOIN pg_class c ON c.oid = to_regclass('public.incidents') "
+    "WHERE r.rolname = current_user";
+
+/* Least privilege (docs/SCHEMA.md, "Roles and privileges"): incidentd
+ * serves as the runtime role, which can call the api functions and read
+ * two tables, not as a role that could change or drop the schema or read
+ * every API key's hash. Logs a refusal as an error and what --allow-owner
+ * lets through as a warning (when warn_allowed). */
+static enum incd_db_role check_role(PGconn *conn, bool allow_owner, bool warn_allowed)
+{
+	enum incd_db_role ret = INCD_DB_ROLE_UNKNOWN;
+	PGresult *res = PQexec(conn, role_sql);
+	char why[128];
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		incd_log(INCD_LOG_WARN, "could not check the database role: %s",
+			 PQresultStatus(res) == PGRES_TUPLES_OK ? "no such role"
+								: PQerrorMessage(conn));
+		goto done;
+	}
+	const char *user = PQgetvalue(res, 0, 0);
+	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		snprintf(why, sizeof why, "it is a superuser");
+	else if (!PQgetisnull(res, 0, 2))
+		snprintf(why, sizeof why, "it owns the database's %s (or is a member of its owner)",
+			 PQgetvalue(res, 0, 2));
+	else
+		why[0] = '\0';
+	ret = INCD_DB_ROLE_OK;
+	if (why[0] == '\0')
+		goto done;
+	if (allow_owner) {
+		if (warn_allowed)
+			incd_log(INCD_LOG_WARN,
+				 "running as database role \"%s\": %s; --allow-owner permits it",
+				 user, why);
+		goto done;
+	}
+	incd_log(INCD_LOG_ERROR,
+		 "refusing to run as database role \"%s\": %s; connect as the runtime role "
+		 "(incidentctl roles setup creates incidentd_app; docs/SCHEMA.md, \"Roles and "
+		 "privileges\"), or pass --allow-owner",
+		 user, why);
+	ret = INCD_DB_ROLE_REFUSED;
+done:
+	PQclear(res);
+	return ret;
+}
+
+enum incd_db_role incd_db_check_role(const char *conninfo, bool allow_owner)
+{
+	const char *keys[] = {"dbname", "application_name", NULL};
+	const char *vals[] = {conninfo, "incidentd", NULL};
+	bool timed_out;
+	PGconn *conn = open_conn(keys, vals, 2000, &timed_out);
+	enum incd_db_role ret = INCD_DB_ROLE_UNKNOWN;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		incd_log(INCD_LOG_WARN, "could not connect to the database: %s",
+			 timed_out ? "timeout expired" : PQerrorMessage(conn));
+	else
+		ret = check_role(conn, allow_owner, true);
+	PQfinish(conn);
+	return ret;
+}
+
 static bool connect_db(struct incd_db *db)
 {
 	/* The timeout bounds how long a request waits while the database is
@@ -145,6 +223,17 @@ static bool connect_db(struct incd_db *db)
 		incd_log(INCD_LOG_WARN, "could not connect to the database: %s",
 			 timed_out ? "timeout expired" : PQerrorMessage(conn));
 		goto fail;
+	}
+	/* The master checked the role at start-up, unless the database was
+	 * unreachable then; a role changed since is caught here too. */
+	if (!db->allow_owner) {
+		enum incd_db_role role = check_role(conn, false, false);
+		if (role == INCD_DB_ROLE_REFUSED) {
+			PQfinish(conn);
+			_exit(INCD_EXIT_REFUSED);
+		}
+		if (role != INCD_DB_ROLE_OK)
+			goto fail;
 	}
 	/* Generic plans: the read functions are inlined SQL whose LIMIT and
 	 * filters are parameters, so a generic plan's estimate is far above a

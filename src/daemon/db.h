@@ -25,8 +25,30 @@ struct incd_stmt {
 	unsigned long prepared_gen; /* connection generation it is prepared on; 0 = none */
 };
 
-/* Returns an owned handle (nothing is connected yet); free with incd_db_free. */
-struct incd_db *incd_db_new(const char *conninfo, const char *public_url);
+/* The exit status of a worker that found its database role refused (see
+ * incd_db_check_role); the master stops when a worker exits with it. */
+#define INCD_EXIT_REFUSED 78
+
+/* What incd_db_check_role found. */
+enum incd_db_role {
+	INCD_DB_ROLE_OK,      /* neither a superuser nor the schema's owner, or allowed to be */
+	INCD_DB_ROLE_REFUSED, /* a superuser or the owner, and allow_owner is false */
+	INCD_DB_ROLE_UNKNOWN, /* could not connect or ask */
+};
+
+/* Connects with conninfo (2 s at most), asks whether its role is a
+ * superuser or owns the schema (schema api or table incidents, directly or
+ * through membership), and disconnects. Such a role is REFUSED unless
+ * allow_owner, and then logged as a warning; a refusal is logged as an
+ * error that says what to do, and so is why the answer is UNKNOWN (as a
+ * warning). For the master's start-up. */
+enum incd_db_role incd_db_check_role(const char *conninfo, bool allow_owner) INCD_MUST_CHECK;
+
+/* Returns an owned handle (nothing is connected yet); free with incd_db_free.
+ * Unless allow_owner, every connection it opens checks its role as
+ * incd_db_check_role does, and a refused one ends the process with
+ * INCD_EXIT_REFUSED (_exit, after logging why). */
+struct incd_db *incd_db_new(const char *conninfo, const char *public_url, bool allow_owner);
 void incd_db_free(struct incd_db *db);
 
 /* Connects unless already connected. On failure err is a 503. */

@@ -12,7 +12,13 @@
  *
  * The rate limit table (ratelimit.h) is mapped here, before the first
  * fork, so every worker ever started shares it: the buckets outlive any
- * worker, a SIGHUP's replacement set included, and go with the master. */
+ * worker, a SIGHUP's replacement set included, and go with the master.
+ *
+ * Before binding, the master checks once that the database role is not a
+ * superuser or the schema's owner (unless --allow-owner) and exits 1 if it
+ * is. A worker that finds so when it connects (the database was down at
+ * start-up, or the role changed) exits with INCD_EXIT_REFUSED, and the
+ * master then stops too, with status 1, rather than respawn it forever. */
 #include "master.h"
 
 #include <errno.h>
@@ -27,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "fcgi_tuning.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -61,6 +68,7 @@ struct master {
 	int fast_deaths; /* consecutive workers that died within a second of starting */
 	dev_t sock_dev;	 /* the socket file bound at a unix path ... */
 	ino_t sock_ino;	 /* ... (0: none, or removed) */
+	bool refused;	 /* a worker exited with INCD_EXIT_REFUSED: stop */
 };
 
 static bool is_unix_path(const char *listen)
@@ -151,7 +159,12 @@ static void reap(struct master *m)
 			struct slot *s = &m->slots[i];
 			if (s->pid != pid)
 				continue;
-			if (!s->retiring) {
+			if (WIFEXITED(status) && WEXITSTATUS(status) == INCD_EXIT_REFUSED) {
+				incd_log(INCD_LOG_ERROR,
+					 "worker %d refused its database role (above): stopping",
+					 (int)pid);
+				m->refused = true;
+			} else if (!s->retiring) {
 				if (WIFSIGNALED(status))
 					incd_log(INCD_LOG_WARN, "worker %d killed by signal %d",
 						 (int)pid, WTERMSIG(status));
@@ -258,6 +271,16 @@ int incd_master_run(const struct incd_config *cfg)
 	}
 	incd_log_set_pid();
 	install_handlers(&wait_mask);
+	switch (incd_db_check_role(cfg->database_url, cfg->allow_owner)) {
+	case INCD_DB_ROLE_OK:
+		break;
+	case INCD_DB_ROLE_REFUSED:
+		goto done;
+	case INCD_DB_ROLE_UNKNOWN:
+		incd_log(INCD_LOG_WARN, "could not check the database role at start-up; each "
+					"worker checks it when it connects");
+		break;
+	}
 	m.listen_fd = open_socket(cfg);
 	if (m.listen_fd < 0)
 		goto done;
@@ -283,28 +306,28 @@ int incd_master_run(const struct incd_config *cfg)
 		 cfg->listen, cfg->workers);
 	fill(&m);
 
-	while (!got_term) {
+	while (!got_term && !m.refused) {
 		if (!got_chld && !got_hup)
 			sigsuspend(&wait_mask);
 		if (got_chld) {
 			got_chld = 0;
 			reap(&m);
 		}
-		if (got_hup) {
+		if (got_hup && !m.refused) {
 			got_hup = 0;
 			reload(&m);
 		}
-		if (!got_term)
+		if (!got_term && !m.refused)
 			fill(&m);
 	}
 	drain(&m);
 	incd_log(INCD_LOG_INFO, "stopped");
-	rc = 0;
+	rc = m.refused ? 1 : 0;
 done:
 	if (m.listen_fd >= 0)
 		close(m.listen_fd);
 	unlink_socket(&m);
-	if (cfg->pid_file != NULL && rc == 0)
+	if (cfg->pid_file != NULL && (rc == 0 || m.refused))
 		unlink(cfg->pid_file);
 	free(m.slots);
 	incd_rl_table_free(m.limits);

@@ -415,7 +415,7 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl
 		return 0;
 	set_scheduler(cfg->sched_batch);
 
-	w.db = incd_db_new(cfg->database_url, cfg->public_url);
+	w.db = incd_db_new(cfg->database_url, cfg->public_url, cfg->allow_owner);
 	w.auth = incd_auth_cache_new();
 	w.render = incd_render_new(cfg->public_url, (size_t)cfg->render_cache_mib << 20);
 	if (!incd_db_ensure(w.db, &err))

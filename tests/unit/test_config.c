@@ -46,6 +46,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(cfg.log_level, INCD_LOG_INFO);
 	ck_assert(cfg.sched_batch);
 	ck_assert_int_eq(cfg.rate_limit_keys, 16384);
+	ck_assert(!cfg.allow_owner);
 	incd_config_free(&cfg);
 }
 END_TEST
@@ -102,6 +103,43 @@ START_TEST(errors)
 }
 END_TEST
 
+/* --allow-owner takes no value; its variable takes a yes or a no. */
+START_TEST(allow_owner)
+{
+	struct incd_config cfg;
+	char err[256];
+	char *none[] = {"incidentd", NULL};
+	char *flag[] = {"incidentd", "--allow-owner", NULL};
+	char *with_value[] = {"incidentd", "--allow-owner=no", NULL};
+
+	env_values[0][0] = NULL;
+	ck_assert_int_eq(load(&cfg, 2, flag, err), INCD_CONFIG_OK);
+	ck_assert(cfg.allow_owner);
+	incd_config_free(&cfg);
+	ck_assert_int_eq(load(&cfg, 2, with_value, err), INCD_CONFIG_ERROR);
+	ck_assert_ptr_nonnull(strstr(err, "--allow-owner"));
+	incd_config_free(&cfg);
+
+	set_env(0, "INCIDENTD_ALLOW_OWNER", "Yes");
+	ck_assert_int_eq(load(&cfg, 1, none, err), INCD_CONFIG_OK);
+	ck_assert(cfg.allow_owner);
+	incd_config_free(&cfg);
+	set_env(0, "INCIDENTD_ALLOW_OWNER", "0");
+	ck_assert_int_eq(load(&cfg, 1, none, err), INCD_CONFIG_OK);
+	ck_assert(!cfg.allow_owner);
+	incd_config_free(&cfg);
+	/* The flag wins over a variable that says no. */
+	ck_assert_int_eq(load(&cfg, 2, flag, err), INCD_CONFIG_OK);
+	ck_assert(cfg.allow_owner);
+	incd_config_free(&cfg);
+	set_env(0, "INCIDENTD_ALLOW_OWNER", "maybe");
+	ck_assert_int_eq(load(&cfg, 1, none, err), INCD_CONFIG_ERROR);
+	ck_assert_ptr_nonnull(strstr(err, "INCIDENTD_ALLOW_OWNER"));
+	ck_assert_ptr_nonnull(strstr(err, "maybe"));
+	incd_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(help)
 {
 	struct incd_config cfg;
@@ -120,6 +158,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, env_then_flags);
 	tcase_add_test(tc, errors);
+	tcase_add_test(tc, allow_owner);
 	tcase_add_test(tc, help);
 	suite_add_tcase(s, tc);
 	return s;

@@ -38,6 +38,8 @@ git -C "$INCD_ROOT" worktree add --detach "$tmp/src" "$ref" >/dev/null
 pg_port=$(free_port)
 http_port=$(free_port "$pg_port")
 STACK_DATABASE_URL=""
+# REF predates the roles (incidentctl roles setup): postgres migrates and serves.
+STACK_SINGLE_ROLE=1
 STACK_PUBLIC_URL=$public_url
 stack_start "$tmp/stack" "$tmp/src/build" "$pg_port" "$http_port" 2 >/dev/null
 

@@ -2,7 +2,9 @@
 # The upgrade test (README.md here; scripts/test.sh runs it): restores the
 # fixture database, made by a released incidentd, into a throwaway cluster;
 # migrates it with BUILD_DIR's incidentctl; serves it with BUILD_DIR's
-# incidentd; and checks that
+# incidentd as the runtime role, the way docs/SCHEMA.md ("Roles and
+# privileges") moves an existing install to two roles (migrate as the
+# superuser, then incidentctl roles setup); and checks that
 #   1. every recorded answer is the same, byte for byte (fixture.py compare);
 #   2. migrate --status calls the upgraded database up to date;
 #   3. its schema (pg_dump --schema-only) is exactly a fresh database's;
@@ -48,12 +50,29 @@ pg_create_db "$pg_port" fresh
 say "restoring the fixture of $(head -n 1 "$fixture/SOURCE")"
 "${psql[@]}" -d "$base/incidentd" -f "$fixture/dump.sql" >/dev/null
 
-# stack_start migrates it (BUILD_DIR's incidentctl) and serves it.
-STACK_DATABASE_URL="$base/incidentd"
+# The upgrade of an install whose objects the superuser owns, then its
+# move to two roles; the fresh database below gets the same.
+"$ctl" --database-url "$base/incidentd" migrate
+"$ctl" --database-url "$base/incidentd" roles setup
+# stack_start sets the roles up and migrates again (nothing left to do) and
+# serves it as the runtime role.
+STACK_DATABASE_URL=""
 STACK_PUBLIC_URL=$(cat "$here/public-url")
-stack_start "$tmp/stack" "$build_dir" "$pg_port" "$http_port" 2
+stack_start "$tmp/stack" "$build_dir" "$pg_port" "$http_port" 2 >/dev/null
 
 rc=0
+others=$("${psql[@]}" -At -d "$base/incidentd" <<'EOF'
+select string_agg(x, ', ') from (
+    select c.oid::regclass::text || ' (' || pg_get_userbyid(c.relowner) || ')' as x
+    from pg_class c where c.relnamespace in ('api'::regnamespace, 'public'::regnamespace)
+      and c.relkind in ('r', 'v', 'S') and pg_get_userbyid(c.relowner) <> 'incidentd_owner'
+    union all
+    select p.oid::regprocedure::text || ' (' || pg_get_userbyid(p.proowner) || ')'
+    from pg_proc p where p.pronamespace in ('api'::regnamespace, 'public'::regnamespace)
+      and pg_get_userbyid(p.proowner) <> 'incidentd_owner') o
+EOF
+)
+[ -z "$others" ] || { fail "roles setup left objects to others: $others"; rc=1; }
 "$INCD_PYTHON" "$here/fixture.py" compare --url "$STACK_URL" --state "$fixture/state.json" \
     --renders "$fixture/renders.jsonl" || rc=1
 
@@ -79,6 +98,7 @@ EOF
 
 # pg_dump's \restrict lines carry a random key.
 "$ctl" --database-url "$base/fresh" migrate >/dev/null
+"$ctl" --database-url "$base/fresh" roles setup >/dev/null
 for db in incidentd fresh; do
     "$INCD_PG_BIN/pg_dump" --schema-only -d "$base/$db" | grep -v '^\\\(un\)\?restrict ' >"$tmp/$db.schema"
 done
