@@ -16,8 +16,8 @@
 --     the owner (SECURITY DEFINER, search_path fixed to public, pg_temp),
 --     with the triggers their writes fire, except the reads PostgreSQL
 --     inlines into the worker's statement: api.incident_show,
---     api.incident_replay, api.incident_show_v2,
---     api.incident_show_v2_by_number and the api.config_version they use.
+--     api.incident_replay, api.incident_show_v2 (by id or number) and the
+--     api.config_version they use.
 --     A SECURITY DEFINER function is never inlined, and inlined a show
 --     costs a third of a called one (docs/DESIGN.md, "Read path");
 --   * read the two tables those inlined reads read: incidents and

@@ -30,7 +30,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # The reads PostgreSQL inlines into the worker's statements: SECURITY
 # INVOKER on purpose (sql/code/90_grants.sql).
-INLINED = {"incident_show", "incident_replay", "incident_show_v2", "incident_show_v2_by_number"}
+INLINED = {"incident_show", "incident_replay", "incident_show_v2"}
 # What the runtime role may read.
 READABLE = {"incidents", "config_versions"}
 
@@ -213,9 +213,9 @@ def test_inlined_reads_stay_inlined_for_the_runtime_role(app, org):
     inc = org.create_incident(name="inlined")
     stmts = {
         "show": ("select frame, config_version from api.incident_show(:'o', :'i', true)", {}),
-        "show_v2": ("select frame, config_version from api.incident_show_v2(:'o', :'i', true)", {}),
+        "show_v2": ("select frame, config_version from api.incident_show_v2(:'o', :'i', null, true)", {}),
         "show_v2_by_number": ("select frame, config_version from "
-                              "api.incident_show_v2_by_number(:'o', :'n'::bigint, true)", {}),
+                              "api.incident_show_v2(:'o', null, :'n'::bigint, true)", {}),
         "replay": ("select frame, config_version from api.incident_replay(:'o', 'nope')", {}),
     }
     n = inc["reference"].split("-")[1]

@@ -43,9 +43,11 @@ stack_start "$tmp/stack" "$build_dir" "$pg_port" "$http_port" "$workers"
 
 # The same worker connection string stack_start gave incidentd (the
 # cluster's unix socket), for starting it again after the SIGTERM fault.
-worker_db="postgresql://postgres@/incidentd?host=$STACK_PGDATA&port=$pg_port"
+worker_db="postgresql://$INCD_APP_ROLE@/incidentd?host=$STACK_PGDATA&port=$pg_port"
 export INCIDENTD_URL="$STACK_URL"
-export DATABASE_URL="$STACK_DATABASE_URL"
+# The superuser's: the faults terminate incidentd's backends and audit
+# every table.
+export DATABASE_URL="$STACK_SUPERUSER_URL"
 export INCIDENTCTL="$build_dir/src/incidentctl"
 export INCIDENTD_PIDFILE="$STACK_PIDFILE"
 export INCIDENTD_LOG="$STACK_LOG"
