@@ -54,6 +54,9 @@ READERS = 2
 BACKOFF = 0.1          # seconds between a client's retries
 MAX_LATENCY = 10.0     # no request may take longer: a hang, not a failure
 REQUEST_TIMEOUT = 30.0
+# How long before SIGTERM a request must have started to count as reached
+# incidentd (check_sigterm).
+SETTLED_S = 0.1
 WORKERS = int(os.environ.get("FAULTS_WORKERS", "4"))
 # x86_64 numbers of the calls an idle worker waits in (/proc/PID/syscall).
 SYS_POLL, SYS_EPOLL_WAIT = 7, 232
@@ -537,8 +540,13 @@ class Faults:
 
     def check_sigterm(self, recs, info):
         t = info["t_term"]
-        # In flight when SIGTERM came: started before, answered after.
-        cut = [r for r in recs if r.t0 < t < r.t1 and r.cls]
+        # In flight when SIGTERM came: started before, answered after. One
+        # started in the last moments before it may not have reached
+        # incidentd's socket yet (nginx connects after reading the request),
+        # and its path is gone at once: a 502 is its fair answer. Those
+        # started SETTLED_S before had time to be accepted or queued, and
+        # must be served.
+        cut = [r for r in recs if r.t0 < t - SETTLED_S and t < r.t1 and r.cls]
         inflight = [r for r in self.load.since(t - REQUEST_TIMEOUT) if r.t0 < t < r.t1]
         drain_s = info["t_gone"] - t
         say("  SIGTERM: %d requests in flight, master gone after %.2f s" % (len(inflight), drain_s))
