@@ -54,9 +54,6 @@ READERS = 2
 BACKOFF = 0.1          # seconds between a client's retries
 MAX_LATENCY = 10.0     # no request may take longer: a hang, not a failure
 REQUEST_TIMEOUT = 30.0
-# How long before SIGTERM a request must have started to count as reached
-# incidentd (check_sigterm).
-SETTLED_S = 0.1
 WORKERS = int(os.environ.get("FAULTS_WORKERS", "4"))
 # x86_64 numbers of the calls an idle worker waits in (/proc/PID/syscall).
 SYS_POLL, SYS_EPOLL_WAIT = 7, 232
@@ -290,6 +287,7 @@ class Faults:
         self.pidfile = e["INCIDENTD_PIDFILE"]
         self.start_cmd = e["INCIDENTD_START"]
         self.nginx_pidfile = e["NGINX_PIDFILE"]
+        self.nginx_error_log = os.path.join(os.path.dirname(self.nginx_pidfile), "logs", "error.log")
         self.pg_socket = e["PG_SOCKET"]
         self.ctx = Context(self.env, None)
         self.db = self.ctx.db
@@ -525,8 +523,23 @@ class Faults:
         say("  SIGHUP: every worker replaced after %.2f s" % info["replaced_s"])
         return ["old workers took %.1f s to exit" % info["replaced_s"]] if info["replaced_s"] > 5 else []
 
+    def nginx_log_size(self):
+        try:
+            return os.path.getsize(self.nginx_error_log)
+        except OSError:
+            return 0
+
+    def nginx_log_since(self, offset):
+        try:
+            with open(self.nginx_error_log, encoding="utf-8", errors="replace") as f:
+                f.seek(offset)
+                return f.read().splitlines()
+        except OSError:
+            return []
+
     def f_sigterm(self):
         old = self.master
+        log_at = self.nginx_log_size()
         t_term = time.monotonic()
         os.kill(old, signal.SIGTERM)
         wait_for(lambda: not alive(old), 40, "SIGTERM: master %d exits" % old)
@@ -536,23 +549,28 @@ class Faults:
             raise Failed("could not start incidentd again: %s %s" % (p.stdout, p.stderr))
         self.master = wait_for(lambda: read_pid(self.pidfile), 10, "new pid file")
         wait_for(lambda: len(self.workers()) == WORKERS, 10, "new workers")
-        return {"t_term": t_term, "t_gone": t_gone, "old": old}
+        return {"t_term": t_term, "t_gone": t_gone, "old": old,
+                "nginx_errors": self.nginx_log_since(log_at)}
 
     def check_sigterm(self, recs, info):
         t = info["t_term"]
-        # In flight when SIGTERM came: started before, answered after. One
-        # started in the last moments before it may not have reached
-        # incidentd's socket yet (nginx connects after reading the request),
-        # and its path is gone at once: a 502 is its fair answer. Those
-        # started SETTLED_S before had time to be accepted or queued, and
-        # must be served.
-        cut = [r for r in recs if r.t0 < t - SETTLED_S and t < r.t1 and r.cls]
+        # In flight when SIGTERM came: started before, answered after. A
+        # 502 among them is fair only if the request never reached
+        # incidentd: nginx connects after reading the request, and the
+        # socket's path is gone at once. nginx's error log tells the two
+        # apart: a refused or missing socket, against an answer cut short.
+        cut = [r for r in recs if r.t0 < t < r.t1 and r.cls]
+        cut_short = [line for line in info.get("nginx_errors", [])
+                     if "prematurely closed" in line or "reset by peer" in line
+                     or "while reading response header" in line and "connect()" not in line]
         inflight = [r for r in self.load.since(t - REQUEST_TIMEOUT) if r.t0 < t < r.t1]
         drain_s = info["t_gone"] - t
         say("  SIGTERM: %d requests in flight, master gone after %.2f s" % (len(inflight), drain_s))
         out = []
-        if cut:
+        if cut and not all(r.cls.startswith("502") for r in cut):
             out.append("%d of %d requests in flight at SIGTERM failed: %s" % (len(cut), len(inflight), cut[0].detail))
+        if cut_short:
+            out.append("nginx saw %d answers cut short: %s" % (len(cut_short), cut_short[0]))
         # The drain timeout is 30 s; a drain under load takes the request
         # in hand and the queued ones.
         if drain_s > 5:
