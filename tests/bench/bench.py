@@ -1176,20 +1176,23 @@ def v2_plan_blocks(w, stmts):
     """The nested statements of one call (explain_summary) as a table, and
     their full plans in a <details> block. A statement run once per row (a
     function the query calls on each) is one line with its count and total
-    time, and its plan is shown once."""
+    time, where it first ran, and its plan is shown once."""
     groups = []  # [count, total ms, query, root, buffers, plan], in order
+    seen = {}
     for ms, q, root, buf, plan in stmts:
-        if groups and groups[-1][2] == q and groups[-1][3] == root:
-            groups[-1][0] += 1
-            groups[-1][1] += ms
+        g = seen.get(q)
+        if g is not None:
+            g[0] += 1
+            g[1] += ms
         else:
-            groups.append([1, ms, q, root, buf, plan])
+            g = seen[q] = [1, ms, q, root, buf, plan]
+            groups.append(g)
     w("| ms | statement | plan root | buffers |")
     w("|---:|---|---|---|")
     for n, ms, q, root, buf, _ in groups:
         q = q if len(q) <= 100 else q[:97] + "…"
         root = root if len(root) <= 80 else root[:77] + "…"
-        times = f" (× {n}, each row)" if n > 1 else ""
+        times = f" (× {n}, in all)" if n > 1 else ""
         w(f"| {ms:.3f}{times} | `{q.replace('|', '¦')}` | {root.replace('|', '¦')} | {buf.replace('Buffers: ', '')} |")
     w("")
     # the plans of the statements that read a table of incidents or their
