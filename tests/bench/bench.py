@@ -1214,6 +1214,40 @@ def v2_plan_blocks(w, stmts):
         w("")
 
 
+def v2_key_lines(stmts):
+    """The key lines of one V2 list call's nested plans: the statement that
+    made the total (its scan node, rows, ms, buffers) and the page's query
+    (the scan of incidents, rows kept + removed by its filter, ms, buffers).
+    A statement that ran several times adds up."""
+    k = dict.fromkeys(("t_node", "t_rows", "t_ms", "t_buf", "p_node", "p_rows", "p_ms", "p_buf"), "–")
+    def buffers(plan):
+        m = re.search(r"Buffers: shared hit=(\d+)", plan)
+        return m.group(1) if m else "0"
+    for ms, q, _root, _buf, plan in stmts[:-1]:
+        if re.search(r"\bfrom incident(_facet_counts|_day_counts|_option_counts)\b|count\(\*\)", q) \
+                and "incident_page_v2" not in q:
+            m = re.search(r"((?:Index Only |Index |Seq |Bitmap Heap )Scan(?: Backward)?(?: using \S+)? on \S+)"
+                          r"[^\n]*?actual time=\S+ rows=(\d+) loops=(\d+)", plan)
+            if m:
+                rm = re.match(r"(?:\n[^\n]*?(?:Cond|Filter):[^\n]*)*\n\s*Rows Removed by Filter: (\d+)",
+                              plan[m.end() + 1:])
+                kept = int(m.group(2)) * int(m.group(3))
+                k.update(t_node=f"`{m.group(1)}`", t_rows=f"{kept} + {rm.group(1) if rm else 0}",
+                         t_ms=f"{ms:.3f}", t_buf=buffers(plan))
+        elif q.startswith("select p.id, p.frame"):
+            m = re.search(r"((?:Index Only |Index |Seq )Scan(?: Backward)? using \S+ on incidents)[^\n]*?"
+                          r"actual time=\S+ rows=(\d+) loops=\d+\)\n(.*?)(?=\n\S|\n {0,12}->|\Z)", plan, re.S)
+            if m:
+                rm = re.search(r"Rows Removed by Filter: (\d+)", m.group(3))
+                sub = re.search(r"SubPlan \d+\n\s*->\s*[^\n]*?(?:actual time=\S+ rows=\d+ loops=(\d+)|never executed)",
+                                plan)
+                probes = f", {sub.group(1)} probes of the options" if sub and sub.group(1) else ""
+                k.update(p_node=f"`{m.group(1)}`{probes}",
+                         p_rows=f"{m.group(2)} + {rm.group(1) if rm else 0}",
+                         p_ms=f"{ms:.3f}", p_buf=buffers(plan))
+    return k
+
+
 def v2_report(w, rdir, meta, targets):
     """The section of the Incidents V2 list: the first page without and with
     each common filter, measured in the same rounds, against the target
@@ -1302,8 +1336,16 @@ def v2_report(w, rdir, meta, targets):
         w("`tests/bench/sql/explain_v2.sql`: the worker's statement (`api.incident_page_v2`) with the clauses "
           "the worker makes of each query string, generic plans as the workers plan, auto_explain with "
           "nested statements (`api.incident_total_v2` and the page's query are statements of the "
-          "plpgsql function), third call of each in one session. One row per statement executed, "
-          "top-level call last.")
+          "plpgsql function), third call of each in one session. First the key lines of each call: "
+          "where the total came from and how many rows it read, how many incidents the page read "
+          "for its 26 rows (page size + 1) and how; then every statement, top-level call last.")
+        w("")
+        w("| call | ms | total: read | rows kept + removed | ms | buffers | page: read | rows kept + removed | ms | buffers |")
+        w("|---|---:|---|---:|---:|---:|---|---:|---:|---:|")
+        for name, stmts in calls:
+            k = v2_key_lines(stmts)
+            w(f"| {name} | {stmts[-1][0]:.3f} | {k['t_node']} | {k['t_rows']} | {k['t_ms']} | {k['t_buf']} "
+              f"| {k['p_node']} | {k['p_rows']} | {k['p_ms']} | {k['p_buf']} |")
         w("")
         for name, stmts in calls:
             top = stmts[-1][0] if stmts else None
