@@ -1061,6 +1061,15 @@ def cmd_report(a):
                             f"{fnum(scale.get('small_incidents'))}", big / small <= 1.5,
                             f"{big / small:.2f}×"))
 
+    # ------------------------------------------------------- V2 list
+    v2_report(w, rdir, meta, targets)
+    v2 = load(f"{rdir}/v2/index.json")
+    if v2:
+        for lvl in v2.get("levels", []):
+            for sc in v2.get("scenarios", []):
+                r = load(f"{rdir}/v2/c{lvl}/{sc['scenario']}.json") or {}
+                any_errors += (r.get("errors", 0) or 0) + (0 if r.get("ok") else 1)
+
     # ----------------------------------------------------------- checks
     checks = {}
     for f in sorted(glob.glob(f"{rdir}/checks/*.json")):
@@ -1158,6 +1167,193 @@ def cmd_report(a):
     failed = [t for t in targets if t[1] is False]
     print(json.dumps({"targets_failed": [t[0] for t in failed], "errors": any_errors}))
     return 0
+
+
+V2_TARGET = 3.0  # a filter's first-page p50 at most this many times the unfiltered one's
+
+
+def v2_plan_blocks(w, stmts):
+    """The nested statements of one call (explain_summary) as a table, and
+    their full plans in a <details> block. A statement run once per row (a
+    function the query calls on each) is one line with its count and total
+    time, where it first ran, and its plan is shown once."""
+    groups = []  # [count, total ms, query, root, buffers, plan], in order
+    seen = {}
+    for ms, q, root, buf, plan in stmts:
+        g = seen.get(q)
+        if g is not None:
+            g[0] += 1
+            g[1] += ms
+        else:
+            g = seen[q] = [1, ms, q, root, buf, plan]
+            groups.append(g)
+    w("| ms | statement | plan root | buffers |")
+    w("|---:|---|---|---|")
+    for n, ms, q, root, buf, _ in groups:
+        q = q if len(q) <= 100 else q[:97] + "…"
+        root = root if len(root) <= 80 else root[:77] + "…"
+        times = f" (× {n}, in all)" if n > 1 else ""
+        w(f"| {ms:.3f}{times} | `{q.replace('|', '¦')}` | {root.replace('|', '¦')} | {buf.replace('Buffers: ', '')} |")
+    w("")
+    # the plans of the statements that read a table of incidents or their
+    # counters (the small lookups of the clauses' ids are in the table)
+    nested = [(g[1], g[2], g[3], g[4], g[5]) for g in groups[:-1]
+              if re.search(r"\bfrom incident(s|_facet_counts|_day_counts|_option_counts)\b", g[2])]
+    if nested:
+        w("<details><summary>plans</summary>")
+        w("")
+        w("```")
+        for ms, q, _root, _buf, plan in nested:
+            q = q if len(q) <= 160 else q[:157] + "…"
+            w(f"-- {ms:.3f} ms: {q}")
+            w(plan)
+            w("")
+        w("```")
+        w("")
+        w("</details>")
+        w("")
+
+
+def v2_key_lines(stmts):
+    """The key lines of one V2 list call's nested plans: the statement that
+    made the total (its scan node, rows, ms, buffers) and the page's query
+    (the scan of incidents, rows kept + removed by its filter, ms, buffers).
+    A statement that ran several times adds up."""
+    k = dict.fromkeys(("t_node", "t_rows", "t_ms", "t_buf", "p_node", "p_rows", "p_ms", "p_buf"), "–")
+    def buffers(plan):
+        m = re.search(r"Buffers: shared hit=(\d+)", plan)
+        return m.group(1) if m else "0"
+    for ms, q, _root, _buf, plan in stmts[:-1]:
+        if re.search(r"\bfrom incident(_facet_counts|_day_counts|_option_counts)\b|count\(\*\)", q) \
+                and "incident_page_v2" not in q:
+            m = re.search(r"((?:Index Only |Index |Seq |Bitmap Heap )Scan(?: Backward)?(?: using \S+)? on \S+)"
+                          r"[^\n]*?actual time=\S+ rows=(\d+) loops=(\d+)", plan)
+            if m:
+                rm = re.match(r"(?:\n[^\n]*?(?:Cond|Filter):[^\n]*)*\n\s*Rows Removed by Filter: (\d+)",
+                              plan[m.end() + 1:])
+                kept = int(m.group(2)) * int(m.group(3))
+                k.update(t_node=f"`{m.group(1)}`", t_rows=f"{kept} + {rm.group(1) if rm else 0}",
+                         t_ms=f"{ms:.3f}", t_buf=buffers(plan))
+        elif q.startswith("select p.id, p.frame"):
+            m = re.search(r"((?:Index Only |Index |Seq )Scan(?: Backward)? using \S+ on incidents)[^\n]*?"
+                          r"actual time=\S+ rows=(\d+) loops=\d+\)\n(.*?)(?=\n\S|\n {0,12}->|\Z)", plan, re.S)
+            if m:
+                rm = re.search(r"Rows Removed by Filter: (\d+)", m.group(3))
+                sub = re.search(r"SubPlan \d+\n\s*->\s*[^\n]*?(?:actual time=\S+ rows=\d+ loops=(\d+)|never executed)",
+                                plan)
+                probes = f", {sub.group(1)} probes of the options" if sub and sub.group(1) else ""
+                k.update(p_node=f"`{m.group(1)}`{probes}",
+                         p_rows=f"{m.group(2)} + {rm.group(1) if rm else 0}",
+                         p_ms=f"{ms:.3f}", p_buf=buffers(plan))
+    return k
+
+
+def v2_report(w, rdir, meta, targets):
+    """The section of the Incidents V2 list: the first page without and with
+    each common filter, measured in the same rounds, against the target
+    p50(filter) <= 3 x p50(unfiltered); total_record_count against count(*);
+    the EXPLAIN of each call."""
+    v2 = load(f"{rdir}/v2/index.json")
+    if not v2:
+        return
+    scens = v2.get("scenarios", [])
+    base = "v2_list_first"
+    w(f"## Incidents V2 list at {fnum(v2.get('incidents')).replace(',', ' ')} incidents")
+    w("")
+    w("The first page (`page_size=25`, newest first) of `GET /v2/incidents` without a filter and "
+      "with each common filter, through nginx to incidentd (wrk; no ceilings are measured for "
+      f"it). All of them run in the same rounds ({v2.get('rounds')} rounds of {v2.get('duration')} s "
+      "at each level, odd rounds in one order and even rounds in the other), so each filter is set "
+      "against the unfiltered page of the same minutes. req/s is the mean of the rounds, p50 the "
+      "median round's, p99 the worst round's; *÷ unfiltered* is the filter's p50 over "
+      f"{base}'s, *by round* the lowest and highest ratio of single rounds. Target (issue #15, "
+      f"\"Filters at scale\"): p50 ≤ {V2_TARGET:g} × the unfiltered first page's, and an exact "
+      "`total_record_count`.")
+    w("")
+    w("| scenario | filter (after `?page_size=25`) |")
+    w("|---|---|")
+    for sc in scens:
+        q = sc.get("query", "").replace("page_size=25", "", 1).lstrip("&")
+        w(f"| {sc['scenario']} | {sc.get('title', '')}{f' — `{q}`' if q else ''} |")
+    w("")
+    ncpu = meta.get("nproc") or os.cpu_count()
+    for lvl in v2.get("levels", []):
+        runs = {sc["scenario"]: load(f"{rdir}/v2/c{lvl}/{sc['scenario']}.json") for sc in scens}
+        b = runs.get(base)
+        bp50 = b.get("p50_ms") if b and b.get("ok") else None
+        w(f"### {lvl} concurrent connections")
+        w("")
+        w("| scenario | req/s | p50 | p99 | p50 ÷ unfiltered | by round | target ≤ 3× | CPU µs: incidentd / nginx / PostgreSQL | errors | noise |")
+        w("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|")
+        for sc in scens:
+            name = sc["scenario"]
+            r = runs.get(name)
+            if not r:
+                continue
+            ok = r.get("ok")
+            p50 = r.get("p50_ms") if ok else None
+            ratio = p50 / bp50 if p50 and bp50 else None
+            # p50 ratio of each round against the same round's unfiltered page
+            rr = []
+            for k in range(1, (r.get("rounds") or 0) + 1):
+                x = load(f"{rdir}/v2/c{lvl}/{name}.r{k}.json")
+                y = load(f"{rdir}/v2/c{lvl}/{base}.r{k}.json")
+                if x and y and x.get("ok") and y.get("ok") and y.get("p50_ms"):
+                    rr.append(x["p50_ms"] / y["p50_ms"])
+            by_round = f"{min(rr):.2f}–{max(rr):.2f}" if rr and name != base else "–"
+            u = r["cpu"]["us_per_request"] if ok else {}
+            met = None if name == base or ratio is None else ratio <= V2_TARGET
+            w(f"| {name} | {fnum(r.get('rps'))} | {fms(p50)} | {fms(r.get('p99_ms'))} "
+              f"| {fratio(ratio)} | {by_round} | {'–' if name == base else mark(met)} "
+              f"| {fnum(u.get('incidentd'))} / {fnum(u.get('nginx'))} / {fnum(u.get('postgres'))} "
+              f"| {r.get('errors', '–')} | {noise(r, ncpu)} |")
+            if name != base:
+                targets.append((f"V2 list {name}: first-page p50 ≤ {V2_TARGET:g} × unfiltered at {lvl} connections",
+                                met, f"{fratio(ratio)}× ({fms(p50)} ms vs {fms(bp50)} ms; by round {by_round})"))
+        w("")
+    w("### total_record_count")
+    w("")
+    w("`pagination_meta.total_record_count` of each filter's first page (after every run, creates "
+      "included) against `count(*)` of the organisation's incidents in the default modes (standard, "
+      "retrospective) with the same filter written as a plain SQL predicate (`V2_PRED` in "
+      "`tests/bench/run.sh`).")
+    w("")
+    w("| scenario | API | count(*) | exact |")
+    w("|---|---:|---:|---|")
+    exact = True
+    for sc in scens:
+        same = sc.get("api_total") is not None and sc.get("api_total") == sc.get("sql_count")
+        exact = exact and same
+        w(f"| {sc['scenario']} | {fnum(sc.get('api_total'))} | {fnum(sc.get('sql_count'))} | {'yes' if same else '**no**'} |")
+    w("")
+    targets.append(("V2 list total_record_count exact (every filter)", exact if scens else None,
+                    "API totals equal count(*)" if exact else "**mismatch**"))
+    path = meta.get("explain_v2")
+    calls, _ = explain_summary(os.path.join(rdir, path)) if path else ([], "")
+    if calls:
+        w("### EXPLAIN (ANALYZE, BUFFERS)")
+        w("")
+        w("`tests/bench/sql/explain_v2.sql`: the worker's statement (`api.incident_page_v2`) with the clauses "
+          "the worker makes of each query string, generic plans as the workers plan, auto_explain with "
+          "nested statements (`api.incident_total_v2` and the page's query are statements of the "
+          "plpgsql function), third call of each in one session. First the key lines of each call: "
+          "where the total came from and how many rows it read, how many incidents the page read "
+          "for its 26 rows (page size + 1) and how; then every statement, top-level call last.")
+        w("")
+        w("| call | ms | total: read | rows kept + removed | ms | buffers | page: read | rows kept + removed | ms | buffers |")
+        w("|---|---:|---|---:|---:|---:|---|---:|---:|---:|")
+        for name, stmts in calls:
+            k = v2_key_lines(stmts)
+            w(f"| {name} | {stmts[-1][0]:.3f} | {k['t_node']} | {k['t_rows']} | {k['t_ms']} | {k['t_buf']} "
+              f"| {k['p_node']} | {k['p_rows']} | {k['p_ms']} | {k['p_buf']} |")
+        w("")
+        for name, stmts in calls:
+            top = stmts[-1][0] if stmts else None
+            w(f"#### {name}: {top:.3f} ms" if top is not None else f"#### {name}")
+            w("")
+            v2_plan_blocks(w, stmts)
+        w(f"All plans: `{os.path.basename(path)}` in the raw results (`build/bench/last-run/`).")
+        w("")
 
 
 def cmd_jget(a):

@@ -24,8 +24,12 @@
 #                     with --scenarios, build/bench/BENCHMARKS-focused.md)
 #   --scenarios LIST  a focused run for working on one endpoint: only these
 #                     of show,list_first,list_deep,list_status,create,replay
-#                     (replay also runs the replay-against-show step); the
-#                     memory, scale, sweep and EXPLAIN steps are skipped
+#                     (replay also runs the replay-against-show step) and of
+#                     the Incidents V2 list's v2_list_first,v2_live,
+#                     v2_sev_gte,v2_created_range,v2_cf_one_of,v2_type_one_of
+#                     ("v2" names all six); the memory, scale, sweep and v1
+#                     EXPLAIN steps are skipped (the V2 list's EXPLAIN runs
+#                     whenever one of its scenarios does)
 #   --strict          exit 2 when a target is missed
 #
 # Steps (docs/BENCHMARKS-HOWTO.md explains each):
@@ -39,12 +43,15 @@
 #      the same wrk script through the same nginx config to fcgi_static
 #      replaying the endpoint's captured response (H); pgbench running the
 #      endpoint's statement (D); fcgi_static passing each request to that
-#      statement (P, not for create); CPU per request of every process group
+#      statement (P, not for create); CPU per request of every process group;
+#      the V2 list's first page unfiltered and with each common filter,
+#      incidentd only, all of them in the same interleaved rounds
 #   4. worker RSS before/after 100 000 requests; totals against count(*);
 #      with a second organisation, the same endpoints at both sizes;
 #      a sweep of --workers 1, 2, 4, 8 x upstream keepalive
 #   5. EXPLAIN (ANALYZE, BUFFERS) of each endpoint's statements
-#      (auto_explain, nested statements), the report, printed
+#      (auto_explain, nested statements), the V2 list's too; the report,
+#      printed
 #
 # Exit status: 0 when every measurement ran and the report was written
 # (missed targets are findings, listed in it), 1 when the harness failed,
@@ -148,15 +155,32 @@ for c in "${LEVELS[@]}"; do
     [[ $c =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || fail "bad --connections: $levels" || exit 2
 done
 keepalive=${keepalive:-off}
-ALL_SCENARIOS=(show list_first list_deep list_status create replay)
+# The Incidents V2 list's first page, unfiltered and with each common
+# filter (the values are picked from the loaded data: "inputs" below).
+ALL_V2_SCENARIOS=(v2_list_first v2_live v2_sev_gte v2_created_range v2_cf_one_of v2_type_one_of)
+ALL_SCENARIOS=(show list_first list_deep list_status create replay "${ALL_V2_SCENARIOS[@]}")
 SCENARIOS=("${ALL_SCENARIOS[@]}")
 if [ -n "$only" ]; then
-    IFS=, read -r -a SCENARIOS <<<"$only"
+    IFS=, read -r -a listed <<<"$only"
+    SCENARIOS=()
+    for s in "${listed[@]}"; do
+        if [ "$s" = v2 ]; then SCENARIOS+=("${ALL_V2_SCENARIOS[@]}"); else SCENARIOS+=("$s"); fi
+    done
     for s in "${SCENARIOS[@]}"; do
         [[ " ${ALL_SCENARIOS[*]} " == *" $s "* ]] || fail "unknown scenario in --scenarios: $s" || exit 2
     done
     out=${out:-$INCD_ROOT/build/bench/BENCHMARKS-focused.md}
 fi
+# The V2 scenarios selected (in the order of ALL_V2_SCENARIOS), and whether
+# any of the v1 reads is (they need D0's stored documents).
+V2_SCENARIOS=()
+for s in "${ALL_V2_SCENARIOS[@]}"; do
+    [[ " ${SCENARIOS[*]} " != *" $s "* ]] || V2_SCENARIOS+=("$s")
+done
+V1_READS=0
+for s in show list_first list_deep list_status replay; do
+    [[ " ${SCENARIOS[*]} " != *" $s "* ]] || V1_READS=1
+done
 out=${out:-$INCD_ROOT/BENCHMARKS.md}
 if [ "$keepalive" != off ]; then
     [[ $keepalive =~ ^[0-9]+$ ]] && [ "$keepalive" -ge 1 ] || fail "--keepalive must be a number or off" || exit 2
@@ -353,6 +377,11 @@ scenario() {
         SCEN_PGB+=(-f "$PGB/replay.sql" -D "key=bench-replay-$salt")
         SCEN_PGB0+=(-f "$PGB/d0/replay.sql")
         ;;
+    v2_*)
+        # The V2 list: incidentd only (measure_v2).
+        SCEN_LUA=get.lua
+        SCEN_ENV+=("BENCH_PATHS=$IN/$s.paths")
+        ;;
     *) fail "unknown scenario $s" ;;
     esac
 }
@@ -481,11 +510,11 @@ new_org() {
     ORG_LOAD_S=$((SECONDS - t0))
     local v
     v=$(q -F ' ' -v "org=$ORG_ID" -f "$BENCH_SRC/sql/verify.sql")
-    read -r count counted dangling <<<"$v"
-    [ "$count" = "$n" ] && [ "$counted" = "$n" ] && [ "$dangling" = 0 ] ||
-        fail "load check of $name: $count incidents, incident_counts $counted, $dangling dangling references" ||
+    read -r count counted dangling off frames_off <<<"$v"
+    [ "$count" = "$n" ] && [ "$counted" = "$n" ] && [ "$dangling" = 0 ] && [ "$off" = 0 ] && [ "$frames_off" = 0 ] ||
+        fail "load check of $name: $count incidents, incident_counts $counted, $dangling dangling references, $off counter rows off a recount, $frames_off sampled frames off" ||
         return 1
-    say "$name: $n incidents loaded in ${ORG_LOAD_S} s (checked: counts exact, no dangling references)"
+    say "$name: $n incidents loaded in ${ORG_LOAD_S} s (checked: every counter equals a recount, no dangling references, frames as built from the rows)"
 }
 
 step "organisation and $incidents incidents"
@@ -573,8 +602,85 @@ done
 # The incident the replays return, for a show of the very same incident.
 echo "/v1/incidents/$(jget "$IN/replay_first.body" incident.id)" >"$IN/show_replayed.paths"
 
+# The V2 list's filters, with values a user would pick in this
+# organisation: live statuses, severity at least the middle rank, the week
+# four weeks before the newest loaded incident, the most used option of the
+# single-select field, the incident type that is neither the default nor
+# private-only (Customer impact, tests/bench/sql/org.sql). For each:
+# V2_QUERY (the query string after page_size=25, brackets percent-encoded
+# as clients send them), V2_CLAUSES (the clauses the worker makes of it,
+# src/api/incidents_v2_list.c: for EXPLAIN) and V2_PRED (the same filter as
+# an SQL predicate on incidents i, written without the list's functions:
+# the count(*) that total_record_count must equal).
+declare -A V2_QUERY V2_CLAUSES V2_PRED V2_TITLE
+# v2_inputs ORG: sets the arrays for organisation ORG.
+v2_inputs() {
+    local org=$1 sev_mid sev_name type_id type_name field_id opt_id opt_name day_lo day_hi
+    IFS='|' read -r sev_mid sev_name <<<"$(q -c "
+        select id, name from severities where organisation_id = '$org' and archived_at is null
+        order by rank, id offset (select (count(*) - 1) / 2 from severities
+                                  where organisation_id = '$org' and archived_at is null) limit 1")"
+    IFS='|' read -r type_id type_name <<<"$(q -c "
+        select id, name from incident_types where organisation_id = '$org' and archived_at is null
+        order by not is_default and not private_incidents_only desc, is_default desc, name, id limit 1")"
+    IFS='|' read -r field_id opt_id opt_name <<<"$(q -c "
+        select f.id, o.id, o.value
+        from custom_fields f
+        join custom_field_options o on o.custom_field_id = f.id and o.archived_at is null
+        left join incident_option_counts c on c.organisation_id = '$org' and c.option_id = o.id
+        where f.organisation_id = '$org' and f.field_type = 'single_select' and f.archived_at is null
+        group by f.name, f.id, o.id, o.value
+        order by f.name, f.id, coalesce(sum(c.incident_count), 0) desc, o.id limit 1")"
+    IFS='|' read -r day_lo day_hi <<<"$(q -c "
+        select d - 34, d - 28 from (select (max(created_at) at time zone 'UTC')::date as d
+                                    from incidents where organisation_id = '$org'
+                                      and idempotency_key like 'bulk-%') x")"
+    [ -n "$sev_mid" ] && [ -n "$type_id" ] && [ -n "$opt_id" ] && [ -n "$day_lo" ] ||
+        fail "organisation $org lacks the configuration or data of the V2 list's filters" || return 1
+    V2_QUERY=([v2_list_first]=""
+        [v2_live]="&status_category%5Bone_of%5D=live"
+        [v2_sev_gte]="&severity%5Bgte%5D=$sev_mid"
+        [v2_created_range]="&created_at%5Bdate_range%5D=$day_lo~$day_hi"
+        [v2_cf_one_of]="&custom_field%5B$field_id%5D%5Bone_of%5D=$opt_id"
+        [v2_type_one_of]="&incident_type%5Bone_of%5D=$type_id")
+    V2_TITLE=([v2_list_first]="no filter"
+        [v2_live]="\`status_category[one_of]=live\`"
+        [v2_sev_gte]="\`severity[gte]=\` $sev_name (the middle rank)"
+        [v2_created_range]="\`created_at[date_range]=$day_lo~$day_hi\` (a week, four weeks back)"
+        [v2_cf_one_of]="\`custom_field[…][one_of]=\` $opt_name (the single-select field's most used option)"
+        [v2_type_one_of]="\`incident_type[one_of]=\` $type_name")
+    V2_CLAUSES=([v2_list_first]='[]'
+        [v2_live]='[{"param":"status_category[one_of]","filter":"status_category","key":null,"op":"one_of","values":["live"]}]'
+        [v2_sev_gte]='[{"param":"severity[gte]","filter":"severity","key":null,"op":"gte","values":["'"$sev_mid"'"]}]'
+        [v2_created_range]='[{"param":"created_at[date_range]","filter":"created_at","key":null,"op":"date_range","values":["'"$day_lo"'","'"$day_hi"'"]}]'
+        [v2_cf_one_of]='[{"param":"custom_field['"$field_id"'][one_of]","filter":"custom_field","key":"'"$field_id"'","op":"one_of","values":["'"$opt_id"'"]}]'
+        [v2_type_one_of]='[{"param":"incident_type[one_of]","filter":"incident_type","key":null,"op":"one_of","values":["'"$type_id"'"]}]')
+    V2_PRED=([v2_list_first]="true"
+        [v2_live]="exists (select from incident_statuses s where s.organisation_id = i.organisation_id
+                           and s.id = coalesce(i.incident_status_id, (select x.id from incident_statuses x
+                               where x.organisation_id = i.organisation_id and x.seeded_as = i.status))
+                           and s.category = 'live')"
+        [v2_sev_gte]="i.severity_id in (select s.id from severities s where s.organisation_id = i.organisation_id
+                          and s.rank >= (select rank from severities where id = '$sev_mid'))"
+        [v2_created_range]="i.created_at >= '$day_lo'::timestamp at time zone 'UTC'
+                            and i.created_at < ('$day_hi'::date + 1)::timestamp at time zone 'UTC'"
+        [v2_cf_one_of]="exists (select from incident_custom_field_values v where v.incident_id = i.id
+                                and v.custom_field_id = '$field_id' and v.value_option_id = '$opt_id')"
+        [v2_type_one_of]="i.incident_type_id = '$type_id'")
+}
+if [ ${#V2_SCENARIOS[@]} -gt 0 ]; then
+    v2_inputs "$ORG" || exit 1
+    for s in "${V2_SCENARIOS[@]}"; do
+        echo "/v2/incidents?page_size=25${V2_QUERY[$s]}" >"$IN/$s.paths"
+        capture "$s" GET "$(head -n 1 "$IN/$s.paths")"
+        say "$s: response $(wc -c <"$IN/$s.body") bytes, total_record_count $(jget "$IN/$s.body" pagination_meta.total_record_count)"
+    done
+fi
+
 # D0's stored documents: every incident of the organisation as the API
-# renders it, the replay key's included (tests/bench/sql/docs.sql).
+# renders it, the replay key's included (tests/bench/sql/docs.sql). Only
+# the v1 reads have a D0 (a create's is its D; the V2 list has none).
+if [ "$V1_READS" = 1 ]; then
 step "stored documents of the stored-document ceiling D0"
 t0=$SECONDS
 q -v "org=$ORG" -f "$BENCH_SRC/sql/docs.sql" >/dev/null
@@ -586,6 +692,7 @@ for x in "show:${SHOW_IDS[0]}" "replay_first:$(jget "$IN/replay_first.body" inci
         cmp -s - "$IN/${x%%:*}.body" || fail "D0's document of ${x#*:} is not the API's ${x%%:*} body" || exit 1
 done
 say "D0's documents stored in ${docs_s} s"
+fi
 
 # ------------------------------------------------------------ measurements
 
@@ -701,12 +808,46 @@ measure_point() {
     fi
 }
 
-# Reads first at every level, then the creates: every list run sees the
-# same first page (creates put new incidents on it) and the same data.
-for phase in read write; do
+# measure_v2 LVL: the selected scenarios of the V2 list at one concurrency
+# level, incidentd alone (no ceilings: the target compares the filters with
+# the unfiltered first page), all of them in each round, odd rounds in
+# order and even rounds in reverse, so that each filter's p50 is set
+# against v2_list_first's from the same minutes; bench.py merge adds the
+# rounds up into v2/c$lvl/$s.json.
+measure_v2() {
+    local lvl=$1 r s
+    mkdir -p "$R/v2/c$lvl"
+    mapfile -t GI < <(groups_incidentd)
+    step "V2 list at $lvl connections: $rounds rounds of ${V2_SCENARIOS[*]}"
+    for s in "${V2_SCENARIOS[@]}"; do
+        RUN_TAG="c$lvl-$s-warm"
+        scenario "$s"
+        wrk_run "$work/warm.json" warm "$STACK_URL" "$lvl" "$warmup" "$s" "${GI[@]}" || true
+    done
+    for ((r = 1; r <= rounds; r++)); do
+        for s in $(round_order "$r" "${V2_SCENARIOS[@]}"); do
+            RUN_TAG="c$lvl-$s-r$r"
+            scenario "$s"
+            wrk_run "$R/v2/c$lvl/$s.r$r.json" "$s c$lvl round $r" "$STACK_URL" "$lvl" "$duration" "$s" "${GI[@]}"
+        done
+    done
+    for s in "${V2_SCENARIOS[@]}"; do
+        "${BENCHPY[@]}" merge --out "$R/v2/c$lvl/$s.json" "$R/v2/c$lvl/$s".r*.json
+    done
+}
+
+# Reads first at every level (the v1 endpoints, then the V2 list), then the
+# creates: every list run sees the same first page (creates put new
+# incidents on it) and the same data.
+for phase in read v2 write; do
     for lvl in "${LEVELS[@]}"; do
         mkdir -p "$R/c$lvl"
+        if [ "$phase" = v2 ]; then
+            [ ${#V2_SCENARIOS[@]} = 0 ] || measure_v2 "$lvl"
+            continue
+        fi
         for s in "${SCENARIOS[@]}"; do
+            [[ $s != v2_* ]] || continue
             if [ "$phase" = read ] && [ "$s" = create ]; then continue; fi
             if [ "$phase" = write ] && [ "$s" != create ]; then continue; fi
             measure_point "$lvl" "$s"
@@ -873,6 +1014,29 @@ done
     IFS=,
     printf '[%s]\n' "${totals[*]}"
 ) >"$R/checks/totals.json"
+
+# The V2 list: each scenario's total_record_count against count(*) of the
+# incidents in the default modes (standard, retrospective) that its
+# filter's SQL predicate (V2_PRED) selects; then the index of the V2
+# results for the report.
+if [ ${#V2_SCENARIOS[@]} -gt 0 ]; then
+    v2_rows=()
+    for s in "${V2_SCENARIOS[@]}"; do
+        api=$(curl -s -H "Authorization: Bearer $WRK_KEY" "$STACK_URL/v2/incidents?page_size=1${V2_QUERY[$s]}" |
+            "$INCD_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["pagination_meta"]["total_record_count"])') ||
+            api=null
+        sql=$(q -c "select count(*) from incidents i where i.organisation_id = '$ORG'
+                      and (case when i.retrospective then 'retrospective' when i.mode = 'real' then 'standard'
+                                else i.mode end) in ('standard', 'retrospective')
+                      and (${V2_PRED[$s]})")
+        v2_rows+=("{\"scenario\": \"$s\", \"query\": $(json_str "page_size=25${V2_QUERY[$s]}"), \"title\": $(json_str "${V2_TITLE[$s]}"), \"api_total\": ${api:-null}, \"sql_count\": $sql}")
+    done
+    (
+        IFS=,
+        printf '{"levels": [%s], "rounds": %s, "duration": %s, "incidents": %s, "scenarios": [%s]}\n' \
+            "$levels" "$rounds" "$duration" "$incidents" "${v2_rows[*]}"
+    ) >"$R/v2/index.json"
+fi
 (
     IFS=,
     printf '[%s]\n' "${creates_json[*]}"
@@ -882,6 +1046,18 @@ printf '{"synchronous_commit": "%s", "fsync": "%s"}\n' \
 
 # ----------------------------------------------------------------- sweep
 explain_list="[]"
+explain_v2=""
+if [ ${#V2_SCENARIOS[@]} -gt 0 ]; then
+    step "EXPLAIN (ANALYZE, BUFFERS) of the V2 list's first page, unfiltered and filtered"
+    args=()
+    for s in "${ALL_V2_SCENARIOS[@]}"; do args+=(-v "c_$s=${V2_CLAUSES[$s]}"); done
+    if "$PSQL" -X -v ON_ERROR_STOP=1 "$DBURL" -v "org=$ORG" -v "public_url=$STACK_URL" "${args[@]}" \
+        -f "$BENCH_SRC/sql/explain_v2.sql" >/dev/null 2>"$R/explain-v2.txt"; then
+        explain_v2="explain-v2.txt"
+    else
+        warn "EXPLAIN of the V2 list failed: $(grep -m 1 ERROR "$R/explain-v2.txt")"
+    fi
+fi
 if [ -z "$only" ]; then
 
 sweep_conns=${LEVELS[-1]}
@@ -994,7 +1170,8 @@ load_end=$(cut -d ' ' -f 1-3 /proc/loadavg)
 export M_COMMAND="$cmdline" M_COMMIT="$git_commit" M_INCIDENTS="$incidents" M_WORKERS="$workers" \
     M_KEEPALIVE="$keepalive" M_DURATION="$duration" M_ROUNDS="$rounds" M_LEVELS="$levels" M_LOAD_S="$load_s" \
     M_ASSIGN="$n_assign" M_CFV="$n_cfv" M_TOTAL_S="$((SECONDS - started))" M_EXPLAIN="$explain_list" \
-    M_PG="$pg_version" M_PGSET="$pg_settings" M_LOAD_START="$LOAD_START" M_LOAD_END="$load_end"
+    M_PG="$pg_version" M_PGSET="$pg_settings" M_LOAD_START="$LOAD_START" M_LOAD_END="$load_end" \
+    M_EXPLAIN_V2="$explain_v2"
 "$INCD_PYTHON" - "$R/meta.json" <<'EOF'
 import json, os, platform, subprocess, sys, time
 e = os.environ
@@ -1027,7 +1204,8 @@ meta = {
     "nginx_workers": 1, "duration": int(e["M_DURATION"]), "rounds": int(e["M_ROUNDS"]),
     "levels": [int(x) for x in e["M_LEVELS"].split(",")],
     "load_s": float(e["M_LOAD_S"]), "assignments": int(e["M_ASSIGN"]), "cf_values": int(e["M_CFV"]),
-    "config_desc": "3 severities, 2 incident types, 3 roles, 5 custom fields (10 + 8 options), 50 users",
+    "config_desc": "3 severities, 3 incident types, 7 statuses, 3 roles, 5 custom fields (10 + 8 options), 50 users",
+    "explain_v2": e["M_EXPLAIN_V2"],
     "total_s": int(e["M_TOTAL_S"]), "explain": json.loads(e["M_EXPLAIN"]),
     "load_start": e["M_LOAD_START"], "load_end": e["M_LOAD_END"],
     "noisy_note": "The machine may be shared: the *other* column of the CPU table is CPU time "

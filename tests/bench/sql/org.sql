@@ -1,8 +1,12 @@
 -- Rounds out the configuration of a benchmark organisation after
 -- `incidentctl seed-demo` (3 severities, 2 incident types, 3 roles, 5 custom
--- fields, 2 users): 48 more users and more options on the two select
--- fields, so that rendering an incident costs what it would in a real
--- organisation (CustomFieldTypeInfoV1 carries every live option of a field).
+-- fields, 2 users) and the six seeded statuses: 48 more users and more
+-- options on the two select fields, so that rendering an incident costs
+-- what it would in a real organisation (CustomFieldTypeInfoV1 carries every
+-- live option of a field); a third incident type (Customer impact, neither
+-- default nor private-only) and a created status of category learning
+-- (Post-incident, between Monitoring and Closed), which the v1 API shows
+-- as closed, so that the loaded incidents use more than the seeded set.
 -- psql variables: org.
 \set ON_ERROR_STOP on
 
@@ -26,3 +30,9 @@ cross join lateral (
 where f.organisation_id = :'org'
   and f.field_type in ('single_select', 'multi_select')
   and f.archived_at is null;
+
+insert into incident_types (organisation_id, name, description, is_default, private_incidents_only)
+values (:'org', 'Customer impact', 'Incidents that customers noticed: status page and follow-up', false, false);
+
+insert into incident_statuses (organisation_id, name, description, rank, category)
+values (:'org', 'Post-incident', 'The incident is over; the review and its follow-ups are under way.', 45, 'learning');
