@@ -269,6 +269,17 @@ pg_create_db() {
             "postgresql://postgres@127.0.0.1:$port/postgres" >/dev/null
 }
 
+# pg_bench_cluster DIR PORT DB: a cluster in DIR on PORT with the
+# benchmark's settings (no checkpoint in a run; tests/bench/run.sh), started,
+# with database DB. For the benchmark scripts that need no incidentd.
+pg_bench_cluster() {
+    pg_init "$1" "$2" || return 1
+    printf '%s\n' "shared_buffers = 512MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" |
+        as_pg_owner tee "$1/bench.conf" >/dev/null || return 1
+    printf '%s\n' "include = 'bench.conf'" | as_pg_owner tee -a "$1/postgresql.conf" >/dev/null || return 1
+    pg_start "$1" && pg_create_db "$2" "$3"
+}
+
 # --------------------------------------------------------------- incidentd
 
 # incidentd_start BIN PIDFILE LOG SOCKET DATABASE_URL PUBLIC_URL WORKERS

@@ -33,13 +33,7 @@ tmp=$(mktemp -d /tmp/incidentd-locks.XXXXXX)
 chmod 755 "$tmp"
 trap 'pg_stop "$tmp/pg" || true; rm -rf "$tmp"' EXIT
 port=$(free_port)
-pg_init "$tmp/pg" "$port"
-# The benchmark's settings (tests/bench/run.sh).
-printf '%s\n' "shared_buffers = 512MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" |
-    as_pg_owner tee "$tmp/pg/bench.conf" >/dev/null
-printf '%s\n' "include = 'bench.conf'" | as_pg_owner tee -a "$tmp/pg/postgresql.conf" >/dev/null
-pg_start "$tmp/pg"
-pg_create_db "$port" incidentd
+pg_bench_cluster "$tmp/pg" "$port" incidentd
 url="postgresql://postgres@127.0.0.1:$port/incidentd"
 q() { "$INCD_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 "$url" "$@"; }
 

@@ -41,12 +41,7 @@ tmp=$(mktemp -d /tmp/incidentd-rlpg.XXXXXX)
 chmod 755 "$tmp"
 trap 'pg_stop "$tmp/pg" || true; rm -rf "$tmp"' EXIT
 port=$(free_port)
-pg_init "$tmp/pg" "$port"
-printf '%s\n' "shared_buffers = 512MB" "max_wal_size = 8GB" "checkpoint_timeout = 30min" |
-    as_pg_owner tee "$tmp/pg/bench.conf" >/dev/null
-printf '%s\n' "include = 'bench.conf'" | as_pg_owner tee -a "$tmp/pg/postgresql.conf" >/dev/null
-pg_start "$tmp/pg"
-pg_create_db "$port" rl
+pg_bench_cluster "$tmp/pg" "$port" rl
 q() { "$INCD_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$tmp/pg" -p "$port" -U postgres rl "$@"; }
 
 # 1000 keys; the limit 60 000 000 a minute: T = 1 µs (timestamps have no
