@@ -518,22 +518,21 @@ as $$
 declare
     v incident_statuses;
 begin
-    -- FOR SHARE: a status being deleted waits for this create, or this
-    -- create for the delete (which then finds the status in use, or this
-    -- create finds it archived).
+    -- No row lock here: every create of an organisation would share-lock
+    -- the same few status rows (a MultiXact each time, measured as a good
+    -- part of a create's cost). A delete of the status is settled under
+    -- the organisation lock instead (api.incident_write, step 5).
     if not p_v2 then
         select s.* into v from incident_statuses s
         where s.organisation_id = p_org
-          and s.seeded_as = case when (p_type).create_in_triage = 'always' then 'triage' else p_v1_status end
-        for share;
+          and s.seeded_as = case when (p_type).create_in_triage = 'always' then 'triage' else p_v1_status end;
         if v.archived_at is not null then
             perform api.fail('IX422', 'status', 'invalid_value',
                              format('The %s status has been deleted in this organisation', v.seeded_as));
         end if;
     elsif p_status_id is not null then
         select s.* into v from incident_statuses s
-        where s.organisation_id = p_org and s.id = p_status_id and s.archived_at is null
-        for share;
+        where s.organisation_id = p_org and s.id = p_status_id and s.archived_at is null;
         if not found then
             perform api.fail('IX422', 'incident_status_id', 'invalid_value', 'No incident status with this id exists');
         end if;
@@ -697,7 +696,13 @@ begin
         perform api.fail('IX404', 'organisation', 'not_found', 'The organisation does not exist');
     end if;
 
-    -- 5. fresh snapshot: a concurrent create with this key has committed.
+    -- 5. fresh snapshot: a concurrent create with this key has committed,
+    -- and so has a delete of the chosen status (api.incident_status_delete
+    -- takes this lock before it looks for incidents in the status).
+    if exists (select from incident_statuses st where st.id = v_status.id and st.archived_at is not null) then
+        perform api.fail('IX422', case when p_v2 then 'incident_status_id' else 'status' end, 'invalid_value',
+                         'This status has just been deleted');
+    end if;
     return query select true, r.id, r.frame, r.config_version from api.incident_replay(p_org, v_key, p_v2) r;
     if found then
         perform api.forget_incident_rows(p_org, p_id);

@@ -220,6 +220,11 @@ begin
                              format('The last %s status cannot be deleted', v.category));
         end if;
     end if;
+    -- The organisation's lock, which every create holds from before it
+    -- checks its status again to its commit (api.incident_write): creates
+    -- that got there first are committed and seen below, later ones find
+    -- the status archived. Edits share-lock the status row instead.
+    perform 1 from organisations o where o.id = p_org for no key update;
     perform 1
     from incidents i
     where i.organisation_id = p_org and i.incident_status_id = p_id;
