@@ -668,8 +668,10 @@ begin
 
     select * into v_cf from api.check_custom_field_entries(p_org, p_payload -> 'custom_field_entries', '');
     select * into v_ra from api.check_role_assignments(p_org, p_payload -> 'incident_role_assignments', '', false);
-    -- checked now, applied to the row below
-    perform api.set_timestamp_values(p_org, v_row, p_payload -> 'incident_timestamp_values', '');
+    -- checked now, applied to the row below (V1 has none: no call)
+    if p_payload ? 'incident_timestamp_values' then
+        perform api.set_timestamp_values(p_org, v_row, p_payload -> 'incident_timestamp_values', '');
+    end if;
 
     -- 3. the incident's rows that do not need its number
     set constraints incident_role_assignments_organisation_id_incident_id_fkey,
@@ -744,7 +746,9 @@ begin
     v_row.updated_at := v_now;
     v_row.reported_at := v_now;
     v_row := api.lifecycle_timestamps(v_row, null, v_status.category, v_now);
-    v_row := api.set_timestamp_values(p_org, v_row, p_payload -> 'incident_timestamp_values', '');
+    if p_payload ? 'incident_timestamp_values' then
+        v_row := api.set_timestamp_values(p_org, v_row, p_payload -> 'incident_timestamp_values', '');
+    end if;
     select p.assignments, p.entries into v_ra_frames, v_cf_frames
     from api.incident_parts_from(v_row, v_ra.ra_role, v_ra.ra_user, v_ra.ra_pos,
                                  v_cf.cf_field, v_cf.cf_entry, v_cf.cf_pos, v_cf.cf_option, v_cf.cf_text,
