@@ -19,7 +19,7 @@
 #   --workers W       incidentd --workers (4)
 #   --keepalive K     nginx upstream keepalive: off (the default, as in
 #                     scripts/lib.sh's stack) or a number of connections
-#   --quick           a smoke run of about two minutes
+#   --quick           a smoke run of about four minutes
 #   --out FILE        the Markdown report (BENCHMARKS.md in the checkout;
 #                     with --scenarios, build/bench/BENCHMARKS-focused.md)
 #   --scenarios LIST  a focused run for working on one endpoint: only these
