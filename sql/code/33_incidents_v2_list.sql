@@ -11,6 +11,19 @@
 -- clause true, any at least one. mode (default standard + retrospective)
 -- and visibility always apply.
 
+-- Raises the 422 of p_param when some of p_asked is not in p_found (the
+-- ids of them the organisation has).
+create or replace function api.fail_unless_all_found(p_found text[], p_asked text[], p_param text, p_message text)
+returns void
+language plpgsql stable
+as $$
+begin
+    if cardinality(p_found) < cardinality(array(select distinct unnest(p_asked))) then
+        perform api.fail('IX422', p_param, 'invalid_value', p_message);
+    end if;
+end
+$$;
+
 -- One clause, resolved. kind: status (ids: status ids), severity, type
 -- (ids), created / updated (lo <= t < hi), role / field (key: role or
 -- field id; op one_of / not_in / is_blank; ids: users or options; blank).
@@ -40,9 +53,7 @@ begin
             if v_filter = 'status' then
                 v_ids := array(select s.id from incident_statuses s
                                where s.organisation_id = p_org and s.id = any (v_vals));
-                if cardinality(v_ids) < cardinality(array(select distinct unnest(v_vals))) then
-                    perform api.fail('IX422', v_param, 'invalid_value', 'No incident status with this id exists');
-                end if;
+                perform api.fail_unless_all_found(v_ids, v_vals, v_param, 'No incident status with this id exists');
             else
                 v_ids := array(select s.id from incident_statuses s
                                where s.organisation_id = p_org and s.category = any (v_vals));
@@ -61,16 +72,12 @@ begin
                 op := 'one_of';
             else
                 ids := array(select s.id from severities s where s.organisation_id = p_org and s.id = any (v_vals));
-                if cardinality(ids) < cardinality(array(select distinct unnest(v_vals))) then
-                    perform api.fail('IX422', v_param, 'invalid_value', 'No severity with this id exists');
-                end if;
+                perform api.fail_unless_all_found(ids, v_vals, v_param, 'No severity with this id exists');
             end if;
             kind := 'severity';
         elsif v_filter = 'incident_type' then
             ids := array(select t.id from incident_types t where t.organisation_id = p_org and t.id = any (v_vals));
-            if cardinality(ids) < cardinality(array(select distinct unnest(v_vals))) then
-                perform api.fail('IX422', v_param, 'invalid_value', 'No incident type with this id exists');
-            end if;
+            perform api.fail_unless_all_found(ids, v_vals, v_param, 'No incident type with this id exists');
             kind := 'type';
         elsif v_filter in ('created_at', 'updated_at') then
             -- whole UTC days; the worker checked the YYYY-MM-DD syntax
@@ -99,9 +106,7 @@ begin
                 blank := v_vals[1] = 'true';
             else
                 ids := array(select u.id from users u where u.organisation_id = p_org and u.id = any (v_vals));
-                if cardinality(ids) < cardinality(array(select distinct unnest(v_vals))) then
-                    perform api.fail('IX422', v_param, 'invalid_value', 'No user with this id exists');
-                end if;
+                perform api.fail_unless_all_found(ids, v_vals, v_param, 'No user with this id exists');
             end if;
         elsif v_filter = 'custom_field' then
             perform 1 from custom_fields f where f.organisation_id = p_org and f.id = v_key;
@@ -115,9 +120,7 @@ begin
             else
                 ids := array(select o.id from custom_field_options o
                              where o.organisation_id = p_org and o.custom_field_id = v_key and o.id = any (v_vals));
-                if cardinality(ids) < cardinality(array(select distinct unnest(v_vals))) then
-                    perform api.fail('IX422', v_param, 'invalid_value', 'No option of this custom field has this id');
-                end if;
+                perform api.fail_unless_all_found(ids, v_vals, v_param, 'No option of this custom field has this id');
             end if;
         else
             perform api.fail('IX422', v_param, 'invalid_value', 'Unknown filter');

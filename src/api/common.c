@@ -46,7 +46,7 @@ bool incd_h_respond(struct incd_ctx *ctx, struct incd_stmt *stmt, const char *co
 
 /* Ids are ULIDs: anything but ASCII letters and digits names nothing, and
  * must not reach PostgreSQL (which refuses text that is not UTF-8). */
-static bool may_be_id(const char *s)
+bool incd_h_may_be_id(const char *s)
 {
 	size_t n = strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 	return n > 0 && n <= INCD_H_MAX_ID_CHARS && s[n] == '\0';
@@ -59,7 +59,7 @@ static bool no_such_id(struct incd_ctx *ctx)
 
 bool incd_h_respond_id(struct incd_ctx *ctx, struct incd_stmt *stmt, int status)
 {
-	if (!may_be_id(ctx->param))
+	if (!incd_h_may_be_id(ctx->param))
 		return no_such_id(ctx);
 	const char *values[] = {ctx->who->organisation_id, ctx->param};
 	return incd_h_respond(ctx, stmt, values, status);
@@ -92,7 +92,7 @@ static bool query_value(const struct incd_query_spec *q, const char *raw, char *
 
 	switch (q->type) {
 	case INCD_Q_ID:
-		if (!may_be_id(raw))
+		if (!incd_h_may_be_id(raw))
 			return incd_fail(err, 422, "invalid_value", q->name, "%s must be an id",
 					 q->name);
 		break;
@@ -179,7 +179,7 @@ bool incd_h_write(struct incd_ctx *ctx, const struct incd_write_op *op)
 		goto done;
 	if (op->create) {
 		incd_ulid_new(id);
-	} else if (!may_be_id(ctx->param)) {
+	} else if (!incd_h_may_be_id(ctx->param)) {
 		ok = no_such_id(ctx);
 		goto done;
 	}

@@ -97,6 +97,11 @@ bool incd_h_incident_timestamps_show(struct incd_ctx *ctx);
 #define INCD_H_INT64_MIN (INT64_MIN + 1)
 #define INCD_H_INT64_MAX (INT64_MAX - 1)
 
+/* Whether s can be an id (ASCII letters and digits, at most
+ * INCD_H_MAX_ID_CHARS): anything else names nothing, and must not reach
+ * PostgreSQL (which refuses text that is not UTF-8). */
+bool incd_h_may_be_id(const char *s);
+
 /* Runs stmt with ($1 organisation, $2 the route's {id}) and answers status
  * as incd_h_respond does. An {id} that cannot be an id (anything but ASCII
  * letters and digits, or too long) is a 404 without a query. */

@@ -92,8 +92,6 @@ bool incd_h_incidents_v2_create(struct incd_ctx *ctx)
 static bool incident_param(const char *param, const char **id, const char **number)
 {
 	size_t digits = strspn(param, "0123456789");
-	size_t alnum =
-	    strspn(param, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
 	*id = *number = NULL;
 	if (digits > 0 && param[digits] == '\0') {
@@ -103,7 +101,7 @@ static bool incident_param(const char *param, const char **id, const char **numb
 		*number = param;
 		return true;
 	}
-	if (alnum == 0 || alnum > INCD_INC_MAX_ID_CHARS || param[alnum] != '\0')
+	if (!incd_h_may_be_id(param))
 		return false;
 	*id = param;
 	return true;

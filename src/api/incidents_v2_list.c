@@ -74,12 +74,6 @@ static bool in_list(const char *const *list, const char *s)
 	return false;
 }
 
-static bool is_id(const char *s)
-{
-	size_t n = strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-	return n > 0 && n <= INCD_INC_MAX_ID_CHARS && s[n] == '\0';
-}
-
 /* YYYY-MM-DD (whether the day exists is PostgreSQL's to say). */
 static bool is_day(const char *s, size_t n)
 {
@@ -100,7 +94,7 @@ static bool add_value(struct json_object *values, enum value_kind kind, const ch
 
 	switch (kind) {
 	case V_ID:
-		if (!is_id(value))
+		if (!incd_h_may_be_id(value))
 			return bad_param(err, name, "must be an id");
 		break;
 	case V_DAY:
@@ -210,7 +204,7 @@ static bool add_filter(struct list_query *q, const char *name, const char *value
 	if (f == NULL)
 		return bad_param(err, name, "unknown filter");
 	const char *key = f->keyed ? a : "", *op = f->keyed ? b : a;
-	if ((f->keyed && (!is_id(key) || b[0] == '\0')) || (!f->keyed && b[0] != '\0'))
+	if ((f->keyed && (!incd_h_may_be_id(key) || b[0] == '\0')) || (!f->keyed && b[0] != '\0'))
 		return bad_param(
 		    err, name, f->keyed ? "must be name[ID][operator]" : "must be name[operator]");
 	size_t k = 0;
@@ -256,7 +250,7 @@ static bool parse_query(const char *query, struct list_query *q, struct incd_err
 		} else if (strcmp(name, "after") == 0) {
 			if (value[0] == '\0')
 				continue;
-			if (!is_id(value))
+			if (!incd_h_may_be_id(value))
 				return incd_fail(err, 422, "invalid_value", "after",
 						 "after must be the id of an incident");
 			snprintf(q->after_buf, sizeof q->after_buf, "%s", value);
