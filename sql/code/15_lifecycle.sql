@@ -60,12 +60,18 @@ comment on function api.v1_status(text, text) is
 
 -- The status of incident i: its incident_status_id, or for incidents from
 -- before statuses (NULL there) the seeded status its v1 status names.
+-- PL/pgSQL, not SQL: a SQL function with a sub-select is never inlined,
+-- and PostgreSQL 15 then plans its body on every call from PL/pgSQL (the
+-- create and the edit call it once each: 0.10 ms of planning per call,
+-- against 0.02 ms with the plan PL/pgSQL keeps for the session).
 create or replace function api.incident_status_id_of(i incidents) returns text
-language sql stable
+language plpgsql stable
 as $$
-    select coalesce((i).incident_status_id,
+begin
+    return coalesce(i.incident_status_id,
                     (select s.id from incident_statuses s
-                     where s.organisation_id = (i).organisation_id and s.seeded_as = (i).status))
+                     where s.organisation_id = i.organisation_id and s.seeded_as = i.status));
+end
 $$;
 
 comment on function api.incident_status_id_of(incidents) is

@@ -142,20 +142,23 @@ as $$
 $$;
 
 -- IncidentV2's incident_timestamp_values of incident i: every timestamp of
--- its organisation, by rank, with its value when set.
+-- its organisation, by rank, with its value when set. PL/pgSQL for the
+-- reason api.incident_status_id_of is (0.13 ms of planning per create).
 create or replace function api.timestamp_values_frame(i incidents) returns text
-language sql stable
+language plpgsql stable
 as $$
-    select string_agg('{"incident_timestamp":' || api.frame_ref('M', t.id)
-                      || coalesce(',"value":{"value":"' || api.ts(case t.lifecycle
-                             when 'reported' then coalesce((i).reported_at, (i).created_at)
-                             when 'accepted' then (i).accepted_at
-                             when 'resolved' then (i).resolved_at
-                             when 'closed' then (i).closed_at
-                             else (i).declined_at end) || '"}', '')
-                      || '}', ',' order by t.rank, t.id)
-    from incident_timestamps t
-    where t.organisation_id = (i).organisation_id
+begin
+    return (select string_agg('{"incident_timestamp":' || api.frame_ref('M', t.id)
+                              || coalesce(',"value":{"value":"' || api.ts(case t.lifecycle
+                                     when 'reported' then coalesce(i.reported_at, i.created_at)
+                                     when 'accepted' then i.accepted_at
+                                     when 'resolved' then i.resolved_at
+                                     when 'closed' then i.closed_at
+                                     else i.declined_at end) || '"}', '')
+                              || '}', ',' order by t.rank, t.id)
+            from incident_timestamps t
+            where t.organisation_id = i.organisation_id);
+end
 $$;
 
 -- The Incidents V2 frame of incident i, given the frames of its role
