@@ -225,6 +225,15 @@ comment on function api.incident_edit(text, text, boolean, text, bigint, text, j
 -- and frame null. incident_ok is false when p_incident_id is given and the
 -- key cannot see that incident; updates of incidents the key cannot see are
 -- never listed.
+--
+-- One plan for every call (force_generic_plan): left to choose, PL/pgSQL
+-- planned this statement again on every call (0.28 ms of planning against
+-- 0.03 of work for one incident's updates), because a custom plan can drop
+-- the branch p_incident_id rules out and so always looks cheaper. The two
+-- cases are therefore two branches, each switched by a one-time filter on
+-- p_incident_id and each an ordered, limited scan of its own index, merged
+-- in order: 0.52 -> 0.07 ms a page of one incident's updates, 1.41 -> 0.30
+-- ms a page of the organisation's (pgbench, 29,000 incidents).
 create or replace function api.incident_update_page(p_org text, p_can_see_private boolean, p_incident_id text,
                                                     p_after text, p_page_size integer)
 returns table (id text, frame text, config_version bigint, after_ok boolean, incident_ok boolean)
@@ -232,6 +241,7 @@ language plpgsql stable
 security definer set search_path = public, pg_temp
 set enable_bitmapscan = off
 set enable_seqscan = off
+set plan_cache_mode = force_generic_plan
 as $$
 begin
     return query
@@ -256,15 +266,26 @@ begin
         select p.id, p.frame, m.config_version, m.after_ok, m.incident_ok
         from meta m
         left join lateral (
-            select u.id, u.frame
-            from incident_updates u
-            join incidents i on i.id = u.incident_id
-            where u.organisation_id = p_org
-              and (p_incident_id is null or u.incident_id = p_incident_id)
-              and (u.created_at, u.id) < ((select k.created_at from cursor k), (select k.id from cursor k))
-              and (coalesce(p_can_see_private, false) or i.visibility = 'public')
-            order by u.created_at desc, u.id desc
-            limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1
+            (select u.id, u.frame, u.created_at
+             from incident_updates u
+             join incidents i on i.id = u.incident_id
+             where p_incident_id is null
+               and u.organisation_id = p_org
+               and (u.created_at, u.id) < ((select k.created_at from cursor k), (select k.id from cursor k))
+               and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+             order by u.created_at desc, u.id desc
+             limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1)
+            union all
+            (select u.id, u.frame, u.created_at
+             from incident_updates u
+             join incidents i on i.id = u.incident_id
+             where p_incident_id is not null
+               and u.organisation_id = p_org and u.incident_id = p_incident_id
+               and (u.created_at, u.id) < ((select k.created_at from cursor k), (select k.id from cursor k))
+               and (coalesce(p_can_see_private, false) or i.visibility = 'public')
+             order by u.created_at desc, u.id desc
+             limit least(greatest(coalesce(p_page_size, 25), 1), 250) + 1)
+            order by 3 desc, 1 desc
         ) p on m.incident_ok;
 end
 $$;
