@@ -397,7 +397,8 @@ bool incd_db_exec(struct incd_db *db, struct incd_stmt *stmt, const char *const 
 		if (PQstatus(db->conn) == CONNECTION_OK)
 			break;
 		/* The server went away (restart, failover): reconnect and retry once. */
-		incd_log(INCD_LOG_WARN, "database connection lost: %s", PQerrorMessage(db->conn));
+		incd_log(INCD_LOG_WARN, "%s connection lost: %s",
+			 db->replica ? "read replica" : "database", PQerrorMessage(db->conn));
 		PQclear(r);
 		r = NULL;
 		disconnect(db);
