@@ -12,6 +12,8 @@
 #
 # usage: tests/replica/run.sh BUILD_DIR
 # KEEP=1 keeps the temp dir (logs of incidentd, nginx and both clusters).
+# MEASURE=1 then prints docs/REPLICAS.md's figures (tests/replica/measure.py,
+# about 30 s more).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -68,3 +70,8 @@ export REPLICA_PG_CTL
 say "stack: $STACK_URL, primary :$pg_port, replica :$replica_port"
 
 "$INCD_PYTHON" "$INCD_ROOT/tests/replica/replica.py"
+if [ "${MEASURE:-0}" = 1 ]; then
+    export PRIMARY_LOG="$STACK_PGDATA/server.log"
+    export PRIMARY_APP_URL="$worker_db" REPLICA_APP_URL="$read_db"
+    "$INCD_PYTHON" "$INCD_ROOT/tests/replica/measure.py"
+fi
