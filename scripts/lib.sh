@@ -269,6 +269,29 @@ pg_create_db() {
             "postgresql://postgres@127.0.0.1:$port/postgres" >/dev/null
 }
 
+# pg_replica_init DATADIR PORT PRIMARY_PORT: a streaming replica of the
+# scripts' cluster on 127.0.0.1:PRIMARY_PORT in DATADIR (pg_basebackup -R as
+# postgres: initdb's pg_hba already trusts local replication connections,
+# and roles come with the copy), to listen on PORT at its next start
+# (pg_start). DATADIR must not hold a cluster yet.
+pg_replica_init() {
+    local dir=$1 port=$2 primary_port=$3 out
+    [ ! -f "$dir/PG_VERSION" ] || fail "$dir already holds a cluster" || return 1
+    mkdir -p "$dir" && chmod 700 "$dir" || return 1
+    if is_root; then
+        chown postgres:postgres "$dir" || return 1
+    fi
+    out=$(as_pg_owner "$INCD_PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres \
+        -D "$dir" -R -X stream -c fast 2>&1) || {
+        printf '%s\n' "$out" >&2
+        fail "pg_basebackup from port $primary_port failed"
+        return 1
+    }
+    # The copy has the primary's log and its port and socket directory.
+    as_pg_owner rm -f "$dir/server.log" "$dir/postmaster.opts" || return 1
+    pg_configure "$dir" "$port"
+}
+
 # pg_bench_cluster DIR PORT DB: a cluster in DIR on PORT with the
 # benchmark's settings (no checkpoint in a run; tests/bench/run.sh), started,
 # with database DB. For the benchmark scripts that need no incidentd.

@@ -64,6 +64,11 @@ static const struct setting settings[] = {
      "run even when the database role is a superuser or owns the schema (by\n"
      "      default incidentd refuses: it should connect as the runtime role that\n"
      "      incidentctl roles setup creates)"},
+    {"read-database-url", "INCIDENTD_READ_DATABASE_URL", T_STRING, OFF(read_database_url), 0, 0,
+     "none",
+     "a streaming replica of the database, as the same role: GETs read there\n"
+     "      when it is up and has replayed the caller's last write, else from the\n"
+     "      primary (docs/REPLICAS.md)"},
 };
 
 static void print_help(FILE *out)
@@ -227,6 +232,10 @@ enum incd_config_result incd_config_load(struct incd_config *cfg, int argc, char
 		free(cfg->pid_file);
 		cfg->pid_file = NULL;
 	}
+	if (cfg->read_database_url != NULL && *cfg->read_database_url == '\0') {
+		free(cfg->read_database_url);
+		cfg->read_database_url = NULL;
+	}
 	return INCD_CONFIG_OK;
 }
 
@@ -236,5 +245,6 @@ void incd_config_free(struct incd_config *cfg)
 	free(cfg->listen);
 	free(cfg->public_url);
 	free(cfg->pid_file);
+	free(cfg->read_database_url);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -22,6 +22,8 @@ struct incd_config {
 	int render_cache_mib; /* each worker's cache of configuration objects */
 	int rate_limit_keys;  /* slots of the shared rate limit table */
 	bool allow_owner;     /* run as a superuser or the schema's owner (docs/SCHEMA.md) */
+	/* A streaming replica GETs read from; NULL = none (docs/REPLICAS.md). */
+	char *read_database_url;
 };
 
 enum incd_config_result {

@@ -18,7 +18,24 @@ struct incd_db {
 	bool notified;	  /* a NOTIFY arrived since incd_db_notified last said so */
 	bool allow_owner; /* --allow-owner: no role check on connect */
 	char sqlstate[6];
+	/* A read replica's connection (incd_db_new_replica): no LISTEN (a
+	 * standby refuses it), a shorter connect timeout, connect failures
+	 * logged at debug (the caller logs the replica's ups and downs), and
+	 * its own record of what is prepared on it: a statement's
+	 * prepared_gen is the primary connection's. */
+	bool replica;
+	const struct incd_stmt **prepared; /* prepared on this connection; replica only */
+	size_t nprepared, prepared_cap;
 };
+
+/* Generations come from one counter for the whole process, so no two
+ * connections of it, to whichever server, ever share one. */
+static unsigned long last_generation;
+
+static void next_generation(struct incd_db *db)
+{
+	db->generation = ++last_generation;
+}
 
 struct incd_db *incd_db_new(const char *conninfo, const char *public_url, bool allow_owner)
 {
@@ -29,13 +46,21 @@ struct incd_db *incd_db_new(const char *conninfo, const char *public_url, bool a
 	return db;
 }
 
+struct incd_db *incd_db_new_replica(const char *conninfo, const char *public_url, bool allow_owner)
+{
+	struct incd_db *db = incd_db_new(conninfo, public_url, allow_owner);
+	db->replica = true;
+	return db;
+}
+
 static void disconnect(struct incd_db *db)
 {
 	if (db->conn == NULL)
 		return;
 	PQfinish(db->conn);
 	db->conn = NULL;
-	db->generation++; /* state kept for the old connection is stale now */
+	db->nprepared = 0;
+	next_generation(db); /* state kept for the old connection is stale now */
 }
 
 void incd_db_free(struct incd_db *db)
@@ -43,6 +68,7 @@ void incd_db_free(struct incd_db *db)
 	if (db == NULL)
 		return;
 	disconnect(db);
+	free(db->prepared);
 	free(db->conninfo);
 	free(db->public_url);
 	free(db);
@@ -216,11 +242,15 @@ static bool connect_db(struct incd_db *db)
 	const char *keys[] = {"dbname", "application_name", NULL};
 	const char *vals[] = {db->conninfo, "incidentd", NULL};
 	bool timed_out;
-	PGconn *conn = open_conn(keys, vals, 2000, &timed_out);
+	/* A replica is tried while requests wait, and the primary can
+	 * serve them instead: a shorter wait. */
+	PGconn *conn = open_conn(keys, vals, db->replica ? 500 : 2000, &timed_out);
 	const char *url[] = {db->public_url};
 
 	if (PQstatus(conn) != CONNECTION_OK) {
-		incd_log(INCD_LOG_WARN, "could not connect to the database: %s",
+		incd_log(db->replica ? INCD_LOG_DEBUG : INCD_LOG_WARN,
+			 "could not connect to the %s: %s",
+			 db->replica ? "read replica" : "database",
 			 timed_out ? "timeout expired" : PQerrorMessage(conn));
 		goto fail;
 	}
@@ -247,12 +277,12 @@ static bool connect_db(struct incd_db *db)
 				"set_config('plan_cache_mode', 'force_generic_plan', false)",
 				1, NULL, url, NULL, NULL, 0),
 		   PGRES_TUPLES_OK) ||
-	    !setup(conn, "listen for api key changes", PQexec(conn, "LISTEN incidentd_api_keys"),
-		   PGRES_COMMAND_OK))
+	    (!db->replica && !setup(conn, "listen for api key changes",
+				    PQexec(conn, "LISTEN incidentd_api_keys"), PGRES_COMMAND_OK)))
 		goto fail;
 	db->conn = conn;
-	db->generation++;
-	incd_log(INCD_LOG_DEBUG, "connected to the database");
+	next_generation(db);
+	incd_log(INCD_LOG_DEBUG, "connected to the %s", db->replica ? "read replica" : "database");
 	return true;
 fail:
 	PQfinish(conn);
@@ -304,18 +334,43 @@ static bool map_error(struct incd_db *db, const PGresult *res, struct incd_error
 			 "An internal error occurred; it has been logged");
 }
 
-/* Prepares stmt on this connection unless it already is (generations are
- * odd while connected, so a statement prepared on an earlier connection
- * never matches). The result of a
+/* Whether stmt is prepared on db's connection (generations are never
+ * reused, so a statement prepared on an earlier connection never
+ * matches). */
+static bool is_prepared(const struct incd_db *db, const struct incd_stmt *stmt)
+{
+	if (!db->replica)
+		return stmt->prepared_gen == db->generation;
+	/* A replica runs the few dozen read statements: a scan is enough. */
+	for (size_t i = 0; i < db->nprepared; i++)
+		if (db->prepared[i] == stmt)
+			return true;
+	return false;
+}
+
+static void mark_prepared(struct incd_db *db, struct incd_stmt *stmt)
+{
+	if (!db->replica) {
+		stmt->prepared_gen = db->generation;
+		return;
+	}
+	if (db->nprepared == db->prepared_cap) {
+		db->prepared_cap = db->prepared_cap ? db->prepared_cap * 2 : 32;
+		db->prepared = incd_xrealloc(db->prepared, db->prepared_cap * sizeof *db->prepared);
+	}
+	db->prepared[db->nprepared++] = stmt;
+}
+
+/* Prepares stmt on this connection unless it already is. The result of a
  * failed PQprepare is handed back for error mapping. */
 static PGresult *prepare(struct incd_db *db, struct incd_stmt *stmt)
 {
-	if (stmt->prepared_gen == db->generation)
+	if (is_prepared(db, stmt))
 		return NULL;
 	PGresult *r = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
 	if (r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK) {
 		PQclear(r);
-		stmt->prepared_gen = db->generation;
+		mark_prepared(db, stmt);
 		return NULL;
 	}
 	return r ? r : PQmakeEmptyPGresult(db->conn, PGRES_FATAL_ERROR);
@@ -342,7 +397,8 @@ bool incd_db_exec(struct incd_db *db, struct incd_stmt *stmt, const char *const 
 		if (PQstatus(db->conn) == CONNECTION_OK)
 			break;
 		/* The server went away (restart, failover): reconnect and retry once. */
-		incd_log(INCD_LOG_WARN, "database connection lost: %s", PQerrorMessage(db->conn));
+		incd_log(INCD_LOG_WARN, "%s connection lost: %s",
+			 db->replica ? "read replica" : "database", PQerrorMessage(db->conn));
 		PQclear(r);
 		r = NULL;
 		disconnect(db);
@@ -375,6 +431,11 @@ void incd_db_clear(struct pg_result *res)
 unsigned long incd_db_generation(const struct incd_db *db)
 {
 	return db->generation;
+}
+
+bool incd_db_connected(const struct incd_db *db)
+{
+	return db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
 }
 
 int incd_db_socket(const struct incd_db *db)

@@ -16,13 +16,14 @@ struct incd_db;
 
 /* A statement the service runs. Each module defines its own as static
  * data (name unique across the program); db.c prepares it on a connection
- * the first time it is used there. A process has one struct incd_db, so the
- * per-statement prepared_gen needs no further key. */
+ * the first time it is used there. A process has one primary struct
+ * incd_db, so the per-statement prepared_gen needs no further key; a
+ * replica's connection keeps its own record. */
 struct incd_stmt {
 	const char *name;
 	const char *sql;
 	int nparams;
-	unsigned long prepared_gen; /* connection generation it is prepared on; 0 = none */
+	unsigned long prepared_gen; /* primary connection generation it is prepared on; 0 = none */
 };
 
 /* The exit status of a worker that found its database role refused (see
@@ -51,6 +52,13 @@ enum incd_db_role incd_db_check_role(const char *conninfo, bool allow_owner) INC
 struct incd_db *incd_db_new(const char *conninfo, const char *public_url, bool allow_owner);
 void incd_db_free(struct incd_db *db);
 
+/* As incd_db_new, for a streaming replica that serves reads
+ * (docs/REPLICAS.md): its connections LISTEN to nothing (a standby refuses
+ * LISTEN), give up connecting after 0.5 s, and log a failure to connect at
+ * debug level only (the caller says when the replica goes and comes back).
+ * Any statement may run on both kinds of connection. */
+struct incd_db *incd_db_new_replica(const char *conninfo, const char *public_url, bool allow_owner);
+
 /* Connects unless already connected. On failure err is a 503. */
 bool incd_db_ensure(struct incd_db *db, struct incd_error *err) INCD_MUST_CHECK;
 
@@ -77,9 +85,13 @@ static inline long long incd_db_ll(const struct pg_result *res, int row, int col
 }
 void incd_db_clear(struct pg_result *res);
 
-/* Changes on every connect and disconnect: a change means cached state may
- * be stale (notifications may have been missed). */
+/* Changes on every connect and disconnect, to a value no connection of the
+ * process had before: a change means cached state may be stale
+ * (notifications may have been missed). */
 unsigned long incd_db_generation(const struct incd_db *db);
+
+/* Whether a connection is open and not known to be broken. */
+bool incd_db_connected(const struct incd_db *db);
 
 /* The connection's socket, -1 while disconnected. The worker waits on it
  * between requests (see incd_db_input_ready); it changes with the

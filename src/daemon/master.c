@@ -63,6 +63,8 @@ struct master {
 	const struct incd_config *cfg;
 	int listen_fd;
 	struct incd_rl_table *limits; /* shared with every worker */
+	/* Keys' write positions, shared too; NULL without a read replica. */
+	struct incd_rp_table *positions;
 	struct slot *slots;
 	size_t nslots;
 	int fast_deaths; /* consecutive workers that died within a second of starting */
@@ -120,7 +122,7 @@ static void spawn(struct master *m, struct slot *s)
 		return;
 	}
 	if (pid == 0)
-		_exit(incd_worker_run(m->cfg, m->listen_fd, m->limits));
+		_exit(incd_worker_run(m->cfg, m->listen_fd, m->limits, m->positions));
 	s->pid = pid;
 	s->retiring = false;
 	s->started_us = incd_now_us();
@@ -296,6 +298,14 @@ int incd_master_run(const struct incd_config *cfg)
 	}
 	incd_log(INCD_LOG_DEBUG, "rate limit table: %zu keys, %zu bytes",
 		 incd_rl_table_slots(m.limits), incd_rl_table_bytes(m.limits));
+	if (cfg->read_database_url != NULL) {
+		m.positions = incd_rp_table_new(INCD_RP_SLOTS);
+		if (m.positions == NULL) {
+			incd_log(INCD_LOG_ERROR, "could not map the write position table: %s",
+				 strerror(errno));
+			goto done;
+		}
+	}
 	if (cfg->pid_file != NULL && !write_pid_file(cfg->pid_file))
 		goto done;
 
@@ -331,5 +341,6 @@ done:
 		unlink(cfg->pid_file);
 	free(m.slots);
 	incd_rl_table_free(m.limits);
+	incd_rp_table_free(m.positions);
 	return rc;
 }

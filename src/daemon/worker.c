@@ -39,6 +39,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "render.h"
+#include "replica.h"
 #include "router.h"
 
 static bool quit; /* SIGTERM or SIGINT is pending: finish up and exit */
@@ -98,12 +99,14 @@ struct worker {
 	int db_fd;	      /* the database socket in ep, -1 if none */
 	unsigned long db_gen; /* the connection generation db_fd belongs to */
 	struct incd_db *db;
+	struct incd_replica *replica; /* NULL without --read-database-url */
 	struct incd_auth_cache *auth;
 	struct incd_render *render;
 	struct incd_rl_table *limits; /* the master's, shared by every worker */
 	int64_t full_warned;	      /* when the table-full warning was last logged */
 	struct incd_response resp;
 	struct incd_buf head;
+	struct incd_db *served_by; /* the connection the request's handler used last */
 };
 
 static char *param_dup(FCGX_Request *fr, const char *name)
@@ -212,6 +215,40 @@ static bool rate_limit(struct worker *w, const struct incd_identity *who, struct
 	return v.allowed || incd_rl_fail(err, &v, who->name, unix_ns);
 }
 
+/* Where the database work of a request goes: the one place that decides
+ * between the primary and the read replica (docs/REPLICAS.md). A GET by an
+ * API key only reads, and may read on the replica; /healthz (no key) is
+ * about the primary. Every other method writes, on the primary, and the
+ * key's write position is recorded after a success, so that its next reads
+ * see the write. A read the replica could not serve (503) runs again on
+ * the primary: reads are safe to repeat, and no read fails because only
+ * the replica is down. */
+static bool run_handler(struct worker *w, const struct incd_route *route, struct incd_ctx *ctx)
+{
+	const char *key_id = ctx->who != NULL ? ctx->who->api_key_id : NULL;
+	bool read = route->method == INCD_GET && key_id != NULL;
+	size_t headers_len = w->resp.headers.len; /* the rate limit's, kept for a retry */
+
+	if (read) {
+		ctx->db = incd_replica_pick(w->replica, w->db, key_id);
+		incd_db_forget_sqlstate(ctx->db);
+	}
+	bool ok = route->handler(ctx);
+	if (!ok && ctx->db != w->db && incd_replica_failed(w->replica, ctx->err)) {
+		w->resp.status = 200;
+		w->resp.headers.len = headers_len;
+		incd_buf_reset(&w->resp.body);
+		*ctx->err = (struct incd_error){0};
+		incd_db_forget_sqlstate(ctx->db);
+		ctx->db = w->db;
+		ok = route->handler(ctx);
+	}
+	if (ok && !read && key_id != NULL)
+		incd_replica_wrote(w->replica, w->db, key_id);
+	w->served_by = ctx->db;
+	return ok;
+}
+
 /* Routing, authentication, rate limit, authorisation, then the handler. */
 static bool dispatch(struct worker *w, FCGX_Request *fr, struct incd_request *req,
 		     struct incd_error *err)
@@ -253,7 +290,7 @@ static bool dispatch(struct worker *w, FCGX_Request *fr, struct incd_request *re
 	    .param = m.param,
 	    .err = err,
 	};
-	return m.route->handler(&ctx);
+	return run_handler(w, m.route, &ctx);
 }
 
 static void drain_input(FCGX_Request *fr)
@@ -268,7 +305,7 @@ static void log_access(struct worker *w, const struct incd_request *req, long lo
 {
 	if (!incd_log_enabled(INCD_LOG_INFO))
 		return;
-	const char *state = incd_db_last_sqlstate(w->db);
+	const char *state = incd_db_last_sqlstate(w->served_by ? w->served_by : w->db);
 	long long us = incd_now_us() - start;
 	incd_log(INCD_LOG_INFO, "%s %s %d %lld.%03lldms rid=%s%s%s",
 		 req->method_name ? req->method_name : "-", req->path ? req->path : "-",
@@ -286,6 +323,7 @@ static void serve(struct worker *w, FCGX_Request *fr)
 	incd_response_reset(&w->resp);
 	incd_buf_reset(&w->head);
 	incd_db_forget_sqlstate(w->db);
+	w->served_by = NULL;
 	bool ok = read_params(fr, &req, &err) && dispatch(w, fr, &req, &err);
 	if (!ok)
 		incd_response_error(&w->resp, &err, req.request_id);
@@ -399,7 +437,8 @@ static void set_scheduler(bool batch)
 		incd_log(INCD_LOG_WARN, "could not switch to SCHED_BATCH: %s", strerror(errno));
 }
 
-int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl_table *limits)
+int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl_table *limits,
+		    struct incd_rp_table *positions)
 {
 	struct worker w = {.cfg = cfg, .db_fd = -1, .limits = limits};
 	FCGX_Request fr;
@@ -416,6 +455,8 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl
 	set_scheduler(cfg->sched_batch);
 
 	w.db = incd_db_new(cfg->database_url, cfg->public_url, cfg->allow_owner);
+	w.replica =
+	    incd_replica_new(cfg->read_database_url, cfg->public_url, cfg->allow_owner, positions);
 	w.auth = incd_auth_cache_new();
 	w.render = incd_render_new(cfg->public_url, (size_t)cfg->render_cache_mib << 20);
 	if (!incd_db_ensure(w.db, &err))
@@ -473,6 +514,7 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl
 		close(w.quit_fd);
 	incd_auth_cache_free(w.auth);
 	incd_render_free(w.render);
+	incd_replica_free(w.replica);
 	incd_db_free(w.db);
 	incd_response_free(&w.resp);
 	incd_buf_free(&w.head);

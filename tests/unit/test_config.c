@@ -47,7 +47,33 @@ START_TEST(defaults)
 	ck_assert(cfg.sched_batch);
 	ck_assert_int_eq(cfg.rate_limit_keys, 16384);
 	ck_assert(!cfg.allow_owner);
+	ck_assert_ptr_null(cfg.read_database_url);
 	incd_config_free(&cfg);
+}
+END_TEST
+
+/* The read replica: from the environment, a flag over it, and an empty
+ * value meaning none (today's behaviour: everything on the primary). */
+START_TEST(read_database_url)
+{
+	struct incd_config cfg;
+	char err[256];
+	char *none[] = {"incidentd", NULL};
+	set_env(0, "INCIDENTD_READ_DATABASE_URL", "postgresql://app@replica/incidentd");
+	ck_assert_int_eq(load(&cfg, 1, none, err), INCD_CONFIG_OK);
+	ck_assert_str_eq(cfg.read_database_url, "postgresql://app@replica/incidentd");
+	incd_config_free(&cfg);
+
+	char *flag[] = {"incidentd", "--read-database-url", "host=r2 dbname=incidentd", NULL};
+	ck_assert_int_eq(load(&cfg, 3, flag, err), INCD_CONFIG_OK);
+	ck_assert_str_eq(cfg.read_database_url, "host=r2 dbname=incidentd");
+	incd_config_free(&cfg);
+
+	char *empty[] = {"incidentd", "--read-database-url=", NULL};
+	ck_assert_int_eq(load(&cfg, 2, empty, err), INCD_CONFIG_OK);
+	ck_assert_ptr_null(cfg.read_database_url);
+	incd_config_free(&cfg);
+	env_values[0][0] = NULL;
 }
 END_TEST
 
@@ -157,6 +183,7 @@ static Suite *make_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, env_then_flags);
+	tcase_add_test(tc, read_database_url);
 	tcase_add_test(tc, errors);
 	tcase_add_test(tc, allow_owner);
 	tcase_add_test(tc, help);
