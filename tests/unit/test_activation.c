@@ -1,6 +1,7 @@
 /* Socket activation: which LISTEN_PID/LISTEN_FDS values hand incidentd a
  * socket, and which fds it accepts as one. */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -53,7 +54,8 @@ END_TEST
 
 START_TEST(malformed_values_are_refused)
 {
-	static const char *const bad[] = {"", "x", "-1", "+1", " 1", "1 ", "1x", "99999999999999999999"};
+	static const char *const bad[] = {"",	"x",  "-1", "+1",
+					  " 1", "1 ", "1x", "99999999999999999999"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_msg(parse("4242", bad[i]) == INCD_ACTIVATION_ERROR, "LISTEN_FDS '%s'",
 			      bad[i]);
