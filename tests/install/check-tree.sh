@@ -80,14 +80,20 @@ grep -q '^usage: incidentctl' "$tmp/incidentctl.help" || bad "incidentctl --help
 
 # ------------------------------------------------------------ man pages
 if need_tool man man-db "the man pages' rendering"; then
+    # 80 columns, or more where the install paths (named in FILES) would
+    # not fit in one line (distcheck's prefix is long).
+    width=80
+    for p in "$pkgdatadir" "$unitdir" "$sysconfdir"; do
+        [ $((${#p} + 40)) -le "$width" ] || width=$((${#p} + 40))
+    done
     for page in "$mandir/man8/incidentd.8" "$mandir/man1/incidentctl.1"; do
         name=$(basename "$page")
-        if ! MANWIDTH=80 man --warnings -l "$D$page" >"$tmp/$name.txt" 2>"$tmp/$name.err"; then
+        if ! MANWIDTH=$width man --warnings -l "$D$page" >"$tmp/$name.txt" 2>"$tmp/$name.err"; then
             bad "man -l $page failed: $(cat "$tmp/$name.err")"
         elif [ -s "$tmp/$name.err" ]; then
             bad "man -l $page warned: $(head -n 5 "$tmp/$name.err")"
         else
-            ok "man -l $page: $(wc -l <"$tmp/$name.txt") lines, no warnings"
+            ok "man -l $page: $(wc -l <"$tmp/$name.txt") lines at $width columns, no warnings"
         fi
     done
     # The pages' text with roff's escapes for '-' and fonts undone (the
