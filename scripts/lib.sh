@@ -15,11 +15,14 @@ INCD_JOBS=$(nproc 2>/dev/null || echo 2)
 # What building, testing and running need on Debian 12. "nginx" is the
 # Debian 12 package with the binary (nginx-light is a transitional name).
 # clang's libFuzzer runtime (tests/fuzz) is in libclang-rt-14-dev, which
-# clang only recommends.
+# clang only recommends. man-db, groff-base (man -l), systemd
+# (systemd-analyze, systemd-socket-activate) and procps (the unit's
+# /bin/kill) are for tests/install and the socket activation test.
 INCD_PACKAGES=(build-essential autoconf automake libtool pkg-config
     libfcgi-dev libjson-c-dev libpq-dev libssl-dev check postgresql-15
     nginx curl python3 python3-pytest python3-jsonschema
-    clang libclang-rt-14-dev)
+    clang libclang-rt-14-dev
+    man-db groff-base systemd procps)
 
 say() { printf 'incidentd: %s\n' "$*" >&2; }
 warn() { printf 'incidentd: warning: %s\n' "$*" >&2; }

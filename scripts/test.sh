@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run):
 #   1. Debian packages (installed when root)
-#   2. default build (build/default, -Werror), unit tests, e2e tests, the
+#   2. default build (build/default, -Werror), unit tests, the installed
+#      tree (tests/install: make install to a DESTDIR, man pages, systemd
+#      units, uninstall), e2e tests, the
 #      faults under load (tests/faults: worker kills, PostgreSQL restarts
 #      and outages, signals, nginx reload, max_connections, each followed
 #      by an audit of every acknowledged create; about 40 s, --quick too)
@@ -206,6 +208,9 @@ for v in "${variants[@]}"; do
         continue
     fi
     step "unit ($v)" "${run[@]}" unit "$v"
+    if [ "$v" = default ]; then
+        step "install ($v)" "$INCD_ROOT/tests/install/run.sh" "$INCD_ROOT/build/$v"
+    fi
     if [ "$e2e" = 1 ]; then
         step "e2e ($v)" "${run[@]}" e2e "$v"
     fi

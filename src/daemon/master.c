@@ -18,7 +18,12 @@
  * superuser or the schema's owner (unless --allow-owner) and exits 1 if it
  * is. A worker that finds so when it connects (the database was down at
  * start-up, or the role changed) exits with INCD_EXIT_REFUSED, and the
- * master then stops too, with status 1, rather than respawn it forever. */
+ * master then stops too, with status 1, rather than respawn it forever.
+ *
+ * Socket activation (activation.h): with LISTEN_PID/LISTEN_FDS naming this
+ * process, the master serves the socket it was handed instead of binding
+ * --listen, and never removes its path: the socket belongs to systemd,
+ * which keeps it open and queues connections across a restart. */
 #include "master.h"
 
 #include <errno.h>
@@ -33,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "activation.h"
 #include "db.h"
 #include "fcgi_tuning.h"
 #include "log.h"
@@ -110,6 +116,31 @@ static int open_socket(const struct incd_config *cfg)
 	}
 	int flags = fcntl(fd, F_GETFL);
 	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+/* The listening socket handed over by systemd, or -1 when there is none,
+ * or -2 when what was handed over is unusable. The variables go either way,
+ * so nothing started from here takes them for its own. */
+static int inherited_socket(void)
+{
+	char err[256];
+	enum incd_activation a = incd_activation_parse(getenv("LISTEN_PID"), getenv("LISTEN_FDS"),
+						       (long)getpid(), err, sizeof err);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (a == INCD_ACTIVATION_NONE)
+		return -1;
+	if (a == INCD_ACTIVATION_ONE && !incd_activation_fd_ok(INCD_ACTIVATION_FD, err, sizeof err))
+		a = INCD_ACTIVATION_ERROR;
+	if (a == INCD_ACTIVATION_ERROR) {
+		incd_log(INCD_LOG_ERROR, "socket activation: %s", err);
+		return -2;
+	}
+	int fd = INCD_ACTIVATION_FD;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	return fd;
 }
@@ -283,11 +314,16 @@ int incd_master_run(const struct incd_config *cfg)
 					"worker checks it when it connects");
 		break;
 	}
-	m.listen_fd = open_socket(cfg);
+	const char *where = cfg->listen;
+	m.listen_fd = inherited_socket();
+	if (m.listen_fd >= 0)
+		where = "the socket systemd passed (LISTEN_FDS; --listen is not used)";
+	else if (m.listen_fd == -1)
+		m.listen_fd = open_socket(cfg);
 	if (m.listen_fd < 0)
 		goto done;
 	struct stat st;
-	if (is_unix_path(cfg->listen) && stat(cfg->listen, &st) == 0) {
+	if (where == cfg->listen && is_unix_path(cfg->listen) && stat(cfg->listen, &st) == 0) {
 		m.sock_dev = st.st_dev; /* what unlink_socket may remove */
 		m.sock_ino = st.st_ino;
 	}
@@ -313,7 +349,7 @@ int incd_master_run(const struct incd_config *cfg)
 	m.nslots = 2 * (size_t)cfg->workers;
 	m.slots = incd_xcalloc(m.nslots, sizeof *m.slots);
 	incd_log(INCD_LOG_INFO, "incidentd %s listening on %s with %d workers", PACKAGE_VERSION,
-		 cfg->listen, cfg->workers);
+		 where, cfg->workers);
 	fill(&m);
 
 	while (!got_term && !m.refused) {
