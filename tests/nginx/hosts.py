@@ -104,7 +104,8 @@ class Hosts(Faults):
     def check_passed_on(self, recs, info):
         host = info["host"]
         mine = [line for line in info["nginx_errors"] if host.socket in line]
-        kinds = sorted({re.sub(r".*?\] \d+#\d+: \*\d+ ", "", line).split(" while ")[0][:60] for line in mine})
+        kinds = sorted({re.sub(r".*?\] \d+#\d+: \*\d+ ", "", line.replace(host.socket, "SOCKET"))
+                        .split(" while ")[0][:70] for line in mine})
         say("  nginx logged %d errors of host %s, each passed on: %s" % (len(mine), host.name, kinds))
         if not mine:
             return ["nginx logged no error of host %s: the fault met no request" % host.name]
