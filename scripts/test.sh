@@ -8,9 +8,12 @@
 #      and outages, signals, nginx reload, max_connections, each followed
 #      by an audit of every acknowledged create; about 40 s, --quick too)
 #      the upgrade test (tests/upgrade: a released database migrated
-#      to this checkout renders every object as before) and the read
+#      to this checkout renders every object as before), the read
 #      replica test (tests/replica: GETs served by a streaming replica,
-#      read-your-writes, the replica stopped and started; about 15 s)
+#      read-your-writes, the replica stopped and started; about 15 s) and
+#      the nginx test (tests/nginx: incidentd added to a stock Debian
+#      /etc/nginx as docs/NGINX.md says; two hosts behind one upstream, each
+#      stopped and killed under load without a failed request; about 45 s)
 #   3. sanitizer build (build/asan, ASan + UBSan), unit tests, e2e tests,
 #      and incidentd's log checked for sanitizer reports
 #   4. fuzzing: each libFuzzer target of tests/fuzz for FUZZ_SECONDS
@@ -218,6 +221,7 @@ for v in "${variants[@]}"; do
         step "faults ($v)" "$INCD_ROOT/tests/faults/run.sh" "$INCD_ROOT/build/$v"
         step "upgrade ($v)" "$INCD_ROOT/tests/upgrade/run.sh" "$INCD_ROOT/build/$v"
         step "replica ($v)" "$INCD_ROOT/tests/replica/run.sh" "$INCD_ROOT/build/$v"
+        step "nginx ($v)" "$INCD_ROOT/tests/nginx/run.sh" "$INCD_ROOT/build/$v"
     fi
 done
 
