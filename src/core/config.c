@@ -17,6 +17,7 @@ enum setting_type {
 	T_MODE,
 	T_LEVEL,
 	T_SCHED,
+	T_LOGFMT,
 	T_FLAG, /* a flag without a value; its variable says 1/true/yes/on or 0/false/no/off */
 };
 
@@ -64,6 +65,11 @@ static const struct setting settings[] = {
      "run even when the database role is a superuser or owns the schema (by\n"
      "      default incidentd refuses: it should connect as the runtime role that\n"
      "      incidentctl roles setup creates)"},
+    {"metrics-listen", "INCIDENTD_METRICS_LISTEN", T_STRING, OFF(metrics_listen), 0, 0, "off",
+     "HOST:PORT where the master serves Prometheus metrics at GET /metrics over\n"
+     "      plain HTTP (docs/METRICS.md); keep it off the public network"},
+    {"log-format", "INCIDENTD_LOG_FORMAT", T_LOGFMT, OFF(log_format), 0, 0, "text",
+     "text (one line per message) or json (one JSON object per line)"},
 };
 
 static void print_help(FILE *out)
@@ -126,6 +132,13 @@ static bool set_value(struct incd_config *cfg, const struct setting *s, const ch
 			snprintf(err, errlen,
 				 "invalid --%s: '%s' (expected error, warn, info or debug)",
 				 s->flag, value);
+			return false;
+		}
+		return true;
+	case T_LOGFMT:
+		if (!incd_log_parse_format(value, (enum incd_log_format *)(void *)base)) {
+			snprintf(err, errlen, "invalid --%s: '%s' (expected text or json)", s->flag,
+				 value);
 			return false;
 		}
 		return true;
@@ -227,6 +240,11 @@ enum incd_config_result incd_config_load(struct incd_config *cfg, int argc, char
 		free(cfg->pid_file);
 		cfg->pid_file = NULL;
 	}
+	if (cfg->metrics_listen != NULL &&
+	    (*cfg->metrics_listen == '\0' || strcmp(cfg->metrics_listen, "off") == 0)) {
+		free(cfg->metrics_listen);
+		cfg->metrics_listen = NULL;
+	}
 	return INCD_CONFIG_OK;
 }
 
@@ -236,5 +254,6 @@ void incd_config_free(struct incd_config *cfg)
 	free(cfg->listen);
 	free(cfg->public_url);
 	free(cfg->pid_file);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof *cfg);
 }

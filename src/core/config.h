@@ -22,6 +22,8 @@ struct incd_config {
 	int render_cache_mib; /* each worker's cache of configuration objects */
 	int rate_limit_keys;  /* slots of the shared rate limit table */
 	bool allow_owner;     /* run as a superuser or the schema's owner (docs/SCHEMA.md) */
+	char *metrics_listen; /* HOST:PORT of the master's GET /metrics; NULL = off */
+	enum incd_log_format log_format;
 };
 
 enum incd_config_result {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 
 struct incd_db {
 	char *conninfo;
@@ -18,7 +19,11 @@ struct incd_db {
 	bool notified;	  /* a NOTIFY arrived since incd_db_notified last said so */
 	bool allow_owner; /* --allow-owner: no role check on connect */
 	char sqlstate[6];
+	struct incd_metrics_db *counters; /* never NULL */
 };
+
+/* Where a handle's events go before incd_db_count_into. */
+static struct incd_metrics_db uncounted;
 
 struct incd_db *incd_db_new(const char *conninfo, const char *public_url, bool allow_owner)
 {
@@ -26,7 +31,13 @@ struct incd_db *incd_db_new(const char *conninfo, const char *public_url, bool a
 	db->conninfo = incd_xstrdup(conninfo);
 	db->public_url = incd_xstrdup(public_url);
 	db->allow_owner = allow_owner;
+	db->counters = &uncounted;
 	return db;
+}
+
+void incd_db_count_into(struct incd_db *db, struct incd_metrics_db *counters)
+{
+	db->counters = counters;
 }
 
 static void disconnect(struct incd_db *db)
@@ -252,9 +263,11 @@ static bool connect_db(struct incd_db *db)
 		goto fail;
 	db->conn = conn;
 	db->generation++;
+	incd_metrics_inc(&db->counters->connects);
 	incd_log(INCD_LOG_DEBUG, "connected to the database");
 	return true;
 fail:
+	incd_metrics_inc(&db->counters->connect_failures);
 	PQfinish(conn);
 	return false;
 }
@@ -294,11 +307,13 @@ static bool map_error(struct incd_db *db, const PGresult *res, struct incd_error
 	if (state == NULL || sqlstate_is(state, "08") || sqlstate_is(state, "57P") ||
 	    sqlstate_is(state, "53") || strcmp(state, "40001") == 0 ||
 	    strcmp(state, "40P01") == 0) {
+		incd_metrics_inc(&db->counters->unavailable);
 		incd_log(INCD_LOG_WARN, "database unavailable (%s): %s", state ? state : "-",
 			 db->conn ? PQerrorMessage(db->conn) : "not connected");
 		return incd_fail(err, 503, "database_unavailable", NULL,
 				 "The database is unavailable; retry shortly");
 	}
+	incd_metrics_inc(&db->counters->internal);
 	incd_log(INCD_LOG_ERROR, "statement failed (%s): %s", state, msg ? msg : "?");
 	return incd_fail(err, 500, "internal_error", NULL,
 			 "An internal error occurred; it has been logged");
@@ -342,6 +357,7 @@ bool incd_db_exec(struct incd_db *db, struct incd_stmt *stmt, const char *const 
 		if (PQstatus(db->conn) == CONNECTION_OK)
 			break;
 		/* The server went away (restart, failover): reconnect and retry once. */
+		incd_metrics_inc(&db->counters->lost);
 		incd_log(INCD_LOG_WARN, "database connection lost: %s", PQerrorMessage(db->conn));
 		PQclear(r);
 		r = NULL;
@@ -394,6 +410,7 @@ void incd_db_input_ready(struct incd_db *db)
 	if (db->conn == NULL)
 		return;
 	if (!PQconsumeInput(db->conn)) {
+		incd_metrics_inc(&db->counters->lost);
 		disconnect(db); /* the next statement reconnects */
 		return;
 	}
