@@ -310,14 +310,16 @@ static void serve(struct worker *w, FCGX_Request *fr)
 	struct incd_fcgi_part parts[] = {{w->head.data, w->head.len},
 					 {w->resp.body.data, w->resp.body.len}};
 	incd_fcgi_respond(fr, parts, w->resp.status != 204 ? 2 : 1);
-	/* The response leaves before the log line is written: nginx and the
-	 * client do not wait for it. */
-	FCGX_Finish_r(fr);
+	/* Counted before the request ends, so a client that has its answer
+	 * finds it in the next scrape. */
 	long long us = incd_now_us() - start;
 	incd_metrics_request(w->metrics, w->route, w->resp.status, us * 1000);
 	if (w->resp.replayed)
 		incd_metrics_inc(&w->metrics->replays);
 	atomic_store_explicit(&w->metrics->in_flight, 0, memory_order_relaxed);
+	/* The response leaves before the log line is written: nginx and the
+	 * client do not wait for it. */
+	FCGX_Finish_r(fr);
 	log_access(w, &req, us);
 	incd_request_free(&req);
 }
