@@ -13,6 +13,11 @@
  * The rate limit table (ratelimit.h) is mapped here, before the first
  * fork, so every worker ever started shares it: the buckets outlive any
  * worker, a SIGHUP's replacement set included, and go with the master.
+ * The metrics table (metrics.h) likewise, one block per slot of the
+ * master's: a worker started in a slot continues its predecessor's
+ * counters. The master counts worker restarts there, and with
+ * --metrics-listen serves GET /metrics itself (metrics_http.h) between
+ * reaping and respawning, so a scrape never waits for a free worker.
  *
  * Before binding, the master checks once that the database role is not a
  * superuser or the schema's owner (unless --allow-owner) and exits 1 if it
