@@ -276,6 +276,8 @@ bool incd_db_ensure(struct incd_db *db, struct incd_error *err)
 {
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return true;
+	if (db->conn != NULL)
+		incd_metrics_inc(&db->counters->lost); /* libpq found it broken meanwhile */
 	disconnect(db);
 	if (connect_db(db))
 		return true;

@@ -14,11 +14,12 @@ import signal
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
 
-from helpers import expect_error, new_idem
+from helpers import burst, expect_error, new_idem
 
 REQ = "incidentd_http_requests_total"
 HIST = "incidentd_http_request_duration_seconds"
@@ -177,3 +178,31 @@ def test_worker_restart_is_counted_and_counters_keep_growing(api, org, metrics_u
     while time.monotonic() < deadline and delta(before, scrape(metrics_url), REQ, ok) < 1:
         time.sleep(0.05)
     assert delta(before, scrape(metrics_url), REQ, ok) >= 1
+
+
+@pytest.mark.resilience
+def test_lost_database_connections_are_counted(api, db, org, metrics_url):
+    """Terminated backends: each worker counts its connection lost once and
+    the reconnect its next request makes."""
+    app = os.environ.get("INCIDENTD_APP_DATABASE_URL", "")
+    if not app:
+        pytest.skip("INCIDENTD_APP_DATABASE_URL is not set")
+    role = urllib.parse.unquote(urllib.parse.urlsplit(app).username or "")
+    before = scrape(metrics_url)
+    killed = int(db.scalar(
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+        "where usename = :'r' and application_name = 'incidentd'", r=role))
+    assert killed >= 1
+
+    def moved(name):
+        return delta(before, scrape(metrics_url), name)
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (moved("incidentd_db_connections_lost_total") < killed
+                                           or moved("incidentd_db_connections_total") < killed):
+        # Concurrent requests reach every worker (burst's comment).
+        burst(lambda: api.get("/v1/incidents", key=org.viewer, params={"page_size": 1},
+                              timeout=10), 16)
+    after = scrape(metrics_url)
+    assert delta(before, after, "incidentd_db_connections_lost_total") == killed
+    assert delta(before, after, "incidentd_db_connections_total") == killed
