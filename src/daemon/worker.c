@@ -306,17 +306,19 @@ static void serve(struct worker *w, FCGX_Request *fr)
 		incd_response_error(&w->resp, &err, req.request_id);
 	drain_input(fr);
 
-	incd_response_head(&w->resp, req.request_id, &w->head);
-	struct incd_fcgi_part parts[] = {{w->head.data, w->head.len},
-					 {w->resp.body.data, w->resp.body.len}};
-	incd_fcgi_respond(fr, parts, w->resp.status != 204 ? 2 : 1);
-	/* Counted before the request ends, so a client that has its answer
-	 * finds it in the next scrape. */
+	/* Counted before the response leaves (its last record ends the
+	 * request for nginx), so a client that has its answer finds it in the
+	 * next scrape; the duration runs to here, for the log line too. */
 	long long us = incd_now_us() - start;
 	incd_metrics_request(w->metrics, w->route, w->resp.status, us * 1000);
 	if (w->resp.replayed)
 		incd_metrics_inc(&w->metrics->replays);
 	atomic_store_explicit(&w->metrics->in_flight, 0, memory_order_relaxed);
+
+	incd_response_head(&w->resp, req.request_id, &w->head);
+	struct incd_fcgi_part parts[] = {{w->head.data, w->head.len},
+					 {w->resp.body.data, w->resp.body.len}};
+	incd_fcgi_respond(fr, parts, w->resp.status != 204 ? 2 : 1);
 	/* The response leaves before the log line is written: nginx and the
 	 * client do not wait for it. */
 	FCGX_Finish_r(fr);
