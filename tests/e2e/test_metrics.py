@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -86,6 +87,20 @@ def test_other_paths_and_methods(metrics_url):
                                timeout=10)
     assert e.value.code == 405
     assert e.value.headers["Allow"] == "GET, HEAD"
+
+
+def test_a_silent_client_does_not_hold_the_master(metrics_url):
+    """The master serves scrapes between its reaping and respawning: a
+    client that connects and sends nothing is dropped after a second."""
+    u = urllib.parse.urlsplit(metrics_url)
+    idle = socket.create_connection((u.hostname, u.port), timeout=10)
+    try:
+        t0 = time.monotonic()
+        assert "incidentd_build_info" in scrape_text(metrics_url)
+        assert time.monotonic() - t0 < 5
+        assert idle.recv(1) == b"", "the silent client should have been closed"
+    finally:
+        idle.close()
 
 
 def test_counters_move_by_the_requests_made(api, org, metrics_url):
