@@ -4,6 +4,7 @@ whatever bytes the client put in the method, path or request id."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -65,7 +66,7 @@ def test_json_lines(env):
         deadline = time.monotonic() + 20
         while not os.path.exists(sock) and p.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert p.poll() is None and os.path.exists(sock), open(log, "rb").read()
+        assert p.poll() is None and os.path.exists(sock), "incidentd did not start (log below)"
         reply = fcgi(sock, {"REQUEST_METHOD": b"GET", "REQUEST_URI": b"/healthz",
                             "REQUEST_ID": b"rid-plain"})
         assert b"200" in reply
@@ -76,7 +77,9 @@ def test_json_lines(env):
     finally:
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=30)
-    raw = open(log, "rb").read()
+        with open(log, "rb") as f:
+            raw = f.read()
+        shutil.rmtree(tmp, ignore_errors=True)
     lines = raw.split(b"\n")
     assert lines[-1] == b""
     objs = [json.loads(line.decode("utf-8")) for line in lines[:-1]]  # strict UTF-8 too
