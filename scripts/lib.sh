@@ -22,7 +22,7 @@ INCD_PACKAGES=(build-essential autoconf automake libtool pkg-config
     libfcgi-dev libjson-c-dev libpq-dev libssl-dev check postgresql-15
     nginx curl python3 python3-pytest python3-jsonschema
     clang libclang-rt-14-dev
-    man-db groff-base systemd procps)
+    man-db groff-base systemd procps prometheus)
 
 say() { printf 'incidentd: %s\n' "$*" >&2; }
 warn() { printf 'incidentd: warning: %s\n' "$*" >&2; }
@@ -531,7 +531,8 @@ INCD_APP_ROLE=incidentd_app
 # STACK_SINGLE_ROLE=1 runs everything as postgres, as releases before the
 # roles did (tests/upgrade/make-fixture.sh builds one of those).
 #
-# Sets STACK_URL, STACK_DATABASE_URL (the owner's URL: migrate, incidentctl,
+# Sets STACK_URL, STACK_METRICS_URL (incidentd's GET /metrics; empty for an
+# incidentd started without it), STACK_DATABASE_URL (the owner's URL: migrate, incidentctl,
 # psql), STACK_APP_DATABASE_URL (the runtime role's; empty when incidentd
 # runs as the owner), STACK_SUPERUSER_URL and STACK_PGDATA (own cluster
 # only; else empty) and the stack_paths variables.
@@ -573,10 +574,18 @@ stack_start() {
         fi
     fi
     DATABASE_URL=$STACK_DATABASE_URL "$build_dir/src/incidentctl" migrate || fail "incidentctl migrate failed" || return 1
+    # Metrics (docs/METRICS.md) on a loopback port of their own, never
+    # through nginx; the URL is kept beside the pid file for a restart of
+    # the stack that finds incidentd running.
     if ! pidfile_pid "$STACK_PIDFILE" incidentd >/dev/null; then
+        local metrics_port
+        metrics_port=$(free_port "$pg_port" "$http_port") || return 1
+        extra+=(--metrics-listen "127.0.0.1:$metrics_port")
+        printf '%s\n' "http://127.0.0.1:$metrics_port/metrics" >"$STACK_RUN/metrics-url"
         incidentd_start "$build_dir/src/incidentd" "$STACK_PIDFILE" "$STACK_LOG" "$STACK_SOCK" \
             "$worker_db" "${STACK_PUBLIC_URL:-$STACK_URL}" "$workers" "${extra[@]}" || return 1
     fi
+    STACK_METRICS_URL=$(cat "$STACK_RUN/metrics-url" 2>/dev/null) || STACK_METRICS_URL=""
     # No upstream keepalive: nginx/incidentd.conf says why.
     nginx_render "$STACK_NGINX" "127.0.0.1:$http_port" "$STACK_SOCK" 1 off || return 1
     nginx_start "$STACK_NGINX" || return 1

@@ -140,6 +140,7 @@ e2e() {
         return 1
     }
     export INCIDENTD_URL="$STACK_URL"
+    export INCIDENTD_METRICS_URL="$STACK_METRICS_URL"
     export INCIDENTD_PUBLIC_URL="$STACK_URL"
     # The tests inspect and change the database as its superuser; incidentd
     # serves as the runtime role (test_privileges.py checks what it can do).

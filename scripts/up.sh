@@ -51,8 +51,9 @@ incidentd is up at $1
 API key: $2
 Database: $3 (owner: psql, incidentctl)
 incidentd connects as: $4
+Metrics (Prometheus, loopback only): $5
 Settings are in var/stack.env (INCIDENTD_URL, INCIDENTD_API_KEY, DATABASE_URL,
-INCIDENTD_APP_DATABASE_URL):
+INCIDENTD_APP_DATABASE_URL, INCIDENTD_METRICS_URL):
   set -a; . var/stack.env; set +a
   curl -H "Authorization: Bearer \$INCIDENTD_API_KEY" \$INCIDENTD_URL/v1/identity
 Logs: var/log/incidentd.log, var/nginx/logs/. Stop it with scripts/down.sh
@@ -73,7 +74,8 @@ if [ -f "$env_file" ]; then
         pidfile_pid "$var/nginx/nginx.pid" nginx >/dev/null &&
         pidfile_pid "$var/run/incidentd.pid" incidentd >/dev/null &&
         key_works "$old_url" "$old_key"; then
-        report "$old_url" "$old_key" "$old_db" "${old_app_db:-$old_db (--allow-owner)}"
+        report "$old_url" "$old_key" "$old_db" "${old_app_db:-$old_db (--allow-owner)}" \
+            "$(stack_env_get INCIDENTD_METRICS_URL || true)"
         exit 0
     fi
 fi
@@ -117,7 +119,8 @@ fi
     umask 077
     printf '%s\n' "INCIDENTD_URL=$STACK_URL" "INCIDENTD_API_KEY=$key" \
         "DATABASE_URL=$STACK_DATABASE_URL" "INCIDENTD_APP_DATABASE_URL=$STACK_APP_DATABASE_URL" \
-        >"$env_file.tmp"
+        "INCIDENTD_METRICS_URL=$STACK_METRICS_URL" >"$env_file.tmp"
 )
 mv "$env_file.tmp" "$env_file"
-report "$STACK_URL" "$key" "$STACK_DATABASE_URL" "${STACK_APP_DATABASE_URL:-$STACK_DATABASE_URL (--allow-owner)}"
+report "$STACK_URL" "$key" "$STACK_DATABASE_URL" "${STACK_APP_DATABASE_URL:-$STACK_DATABASE_URL (--allow-owner)}" \
+    "$STACK_METRICS_URL"

@@ -205,6 +205,7 @@ static bool try_replay(struct incd_ctx *ctx, struct incd_stmt *stmt, bool *repla
 	bool ok = true;
 	if (incd_db_ntuples(res) > 0) {
 		incd_response_header(ctx->resp, "Idempotent-Replayed", "true");
+		ctx->resp->replayed = true;
 		ok = incd_inc_respond(ctx, res, 0);
 		*replayed = ok;
 	}
@@ -226,8 +227,10 @@ static bool write_incident(struct incd_ctx *ctx, struct incd_stmt *stmt, struct 
 	if (!incd_db_exec(ctx->db, stmt, values, NULL, NULL, &res, ctx->err))
 		return false;
 	const char *replayed = incd_db_value(res, 0, 0);
-	if (replayed != NULL && replayed[0] == 't')
+	if (replayed != NULL && replayed[0] == 't') {
 		incd_response_header(ctx->resp, "Idempotent-Replayed", "true");
+		ctx->resp->replayed = true;
+	}
 	bool ok = incd_inc_respond(ctx, res, 1);
 	incd_db_clear(res);
 	return ok;

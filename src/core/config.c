@@ -17,6 +17,7 @@ enum setting_type {
 	T_MODE,
 	T_LEVEL,
 	T_SCHED,
+	T_LOGFMT,
 	T_FLAG, /* a flag without a value; its variable says 1/true/yes/on or 0/false/no/off */
 };
 
@@ -69,6 +70,11 @@ static const struct setting settings[] = {
      "a streaming replica of the database, as the same role: GETs read there\n"
      "      when it is up and has replayed the caller's last write, else from the\n"
      "      primary (docs/REPLICAS.md)"},
+    {"metrics-listen", "INCIDENTD_METRICS_LISTEN", T_STRING, OFF(metrics_listen), 0, 0, "off",
+     "HOST:PORT where the master serves Prometheus metrics at GET /metrics over\n"
+     "      plain HTTP (docs/METRICS.md); keep it off the public network"},
+    {"log-format", "INCIDENTD_LOG_FORMAT", T_LOGFMT, OFF(log_format), 0, 0, "text",
+     "text (one line per message) or json (one JSON object per line)"},
 };
 
 static void print_help(FILE *out)
@@ -131,6 +137,13 @@ static bool set_value(struct incd_config *cfg, const struct setting *s, const ch
 			snprintf(err, errlen,
 				 "invalid --%s: '%s' (expected error, warn, info or debug)",
 				 s->flag, value);
+			return false;
+		}
+		return true;
+	case T_LOGFMT:
+		if (!incd_log_parse_format(value, (enum incd_log_format *)(void *)base)) {
+			snprintf(err, errlen, "invalid --%s: '%s' (expected text or json)", s->flag,
+				 value);
 			return false;
 		}
 		return true;
@@ -236,6 +249,11 @@ enum incd_config_result incd_config_load(struct incd_config *cfg, int argc, char
 		free(cfg->read_database_url);
 		cfg->read_database_url = NULL;
 	}
+	if (cfg->metrics_listen != NULL &&
+	    (*cfg->metrics_listen == '\0' || strcmp(cfg->metrics_listen, "off") == 0)) {
+		free(cfg->metrics_listen);
+		cfg->metrics_listen = NULL;
+	}
 	return INCD_CONFIG_OK;
 }
 
@@ -246,5 +264,6 @@ void incd_config_free(struct incd_config *cfg)
 	free(cfg->public_url);
 	free(cfg->pid_file);
 	free(cfg->read_database_url);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof *cfg);
 }

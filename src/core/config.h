@@ -24,6 +24,8 @@ struct incd_config {
 	bool allow_owner;     /* run as a superuser or the schema's owner (docs/SCHEMA.md) */
 	/* A streaming replica GETs read from; NULL = none (docs/REPLICAS.md). */
 	char *read_database_url;
+	char *metrics_listen; /* HOST:PORT of the master's GET /metrics; NULL = off */
+	enum incd_log_format log_format;
 };
 
 enum incd_config_result {

@@ -105,6 +105,7 @@ void incd_response_head(const struct incd_response *r, const char *request_id, s
 void incd_response_reset(struct incd_response *r)
 {
 	r->status = 200;
+	r->replayed = false;
 	incd_buf_reset(&r->body);
 	incd_buf_reset(&r->headers);
 }

@@ -10,6 +10,7 @@ struct incd_response {
 	int status;
 	struct incd_buf body;	 /* owned; JSON text */
 	struct incd_buf headers; /* owned; extra "Name: value\r\n" lines */
+	bool replayed;		 /* an idempotent replay (counted by the metrics) */
 };
 
 /* Adds one header line. */

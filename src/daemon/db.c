@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 
 struct incd_db {
 	char *conninfo;
@@ -26,6 +27,7 @@ struct incd_db {
 	bool replica;
 	const struct incd_stmt **prepared; /* prepared on this connection; replica only */
 	size_t nprepared, prepared_cap;
+	struct incd_metrics_db *counters; /* never NULL */
 };
 
 /* Generations come from one counter for the whole process, so no two
@@ -37,12 +39,16 @@ static void next_generation(struct incd_db *db)
 	db->generation = ++last_generation;
 }
 
+/* Where a handle's events go before incd_db_count_into. */
+static struct incd_metrics_db uncounted;
+
 struct incd_db *incd_db_new(const char *conninfo, const char *public_url, bool allow_owner)
 {
 	struct incd_db *db = incd_xcalloc(1, sizeof *db);
 	db->conninfo = incd_xstrdup(conninfo);
 	db->public_url = incd_xstrdup(public_url);
 	db->allow_owner = allow_owner;
+	db->counters = &uncounted;
 	return db;
 }
 
@@ -51,6 +57,11 @@ struct incd_db *incd_db_new_replica(const char *conninfo, const char *public_url
 	struct incd_db *db = incd_db_new(conninfo, public_url, allow_owner);
 	db->replica = true;
 	return db;
+}
+
+void incd_db_count_into(struct incd_db *db, struct incd_metrics_db *counters)
+{
+	db->counters = counters;
 }
 
 static void disconnect(struct incd_db *db)
@@ -282,9 +293,11 @@ static bool connect_db(struct incd_db *db)
 		goto fail;
 	db->conn = conn;
 	next_generation(db);
+	incd_metrics_inc(&db->counters->connects);
 	incd_log(INCD_LOG_DEBUG, "connected to the %s", db->replica ? "read replica" : "database");
 	return true;
 fail:
+	incd_metrics_inc(&db->counters->connect_failures);
 	PQfinish(conn);
 	return false;
 }
@@ -293,6 +306,8 @@ bool incd_db_ensure(struct incd_db *db, struct incd_error *err)
 {
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return true;
+	if (db->conn != NULL)
+		incd_metrics_inc(&db->counters->lost); /* libpq found it broken meanwhile */
 	disconnect(db);
 	if (connect_db(db))
 		return true;
@@ -324,11 +339,13 @@ static bool map_error(struct incd_db *db, const PGresult *res, struct incd_error
 	if (state == NULL || sqlstate_is(state, "08") || sqlstate_is(state, "57P") ||
 	    sqlstate_is(state, "53") || strcmp(state, "40001") == 0 ||
 	    strcmp(state, "40P01") == 0) {
+		incd_metrics_inc(&db->counters->unavailable);
 		incd_log(INCD_LOG_WARN, "database unavailable (%s): %s", state ? state : "-",
 			 db->conn ? PQerrorMessage(db->conn) : "not connected");
 		return incd_fail(err, 503, "database_unavailable", NULL,
 				 "The database is unavailable; retry shortly");
 	}
+	incd_metrics_inc(&db->counters->internal);
 	incd_log(INCD_LOG_ERROR, "statement failed (%s): %s", state, msg ? msg : "?");
 	return incd_fail(err, 500, "internal_error", NULL,
 			 "An internal error occurred; it has been logged");
@@ -397,6 +414,7 @@ bool incd_db_exec(struct incd_db *db, struct incd_stmt *stmt, const char *const 
 		if (PQstatus(db->conn) == CONNECTION_OK)
 			break;
 		/* The server went away (restart, failover): reconnect and retry once. */
+		incd_metrics_inc(&db->counters->lost);
 		incd_log(INCD_LOG_WARN, "%s connection lost: %s",
 			 db->replica ? "read replica" : "database", PQerrorMessage(db->conn));
 		PQclear(r);
@@ -455,6 +473,7 @@ void incd_db_input_ready(struct incd_db *db)
 	if (db->conn == NULL)
 		return;
 	if (!PQconsumeInput(db->conn)) {
+		incd_metrics_inc(&db->counters->lost);
 		disconnect(db); /* the next statement reconnects */
 		return;
 	}

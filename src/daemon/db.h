@@ -59,6 +59,12 @@ void incd_db_free(struct incd_db *db);
  * Any statement may run on both kinds of connection. */
 struct incd_db *incd_db_new_replica(const char *conninfo, const char *public_url, bool allow_owner);
 
+/* Counts db's connection events and failed statements into counters
+ * (borrowed: the worker slot's block of the shared metrics table) from now
+ * on; until called they go to a private block nobody reads. */
+struct incd_metrics_db;
+void incd_db_count_into(struct incd_db *db, struct incd_metrics_db *counters);
+
 /* Connects unless already connected. On failure err is a 503. */
 bool incd_db_ensure(struct incd_db *db, struct incd_error *err) INCD_MUST_CHECK;
 

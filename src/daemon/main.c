@@ -29,6 +29,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	incd_log_threshold = cfg.log_level;
+	incd_log_format = cfg.log_format;
 	rc = incd_master_run(&cfg);
 done:
 	incd_config_free(&cfg);

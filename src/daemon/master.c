@@ -13,6 +13,11 @@
  * The rate limit table (ratelimit.h) is mapped here, before the first
  * fork, so every worker ever started shares it: the buckets outlive any
  * worker, a SIGHUP's replacement set included, and go with the master.
+ * The metrics table (metrics.h) likewise, one block per slot of the
+ * master's: a worker started in a slot continues its predecessor's
+ * counters. The master counts worker restarts there, and with
+ * --metrics-listen serves GET /metrics itself (metrics_http.h) between
+ * reaping and respawning, so a scrape never waits for a free worker.
  *
  * Before binding, the master checks once that the database role is not a
  * superuser or the schema's owner (unless --allow-owner) and exits 1 if it
@@ -29,6 +34,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +48,8 @@
 #include "db.h"
 #include "fcgi_tuning.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "ratelimit.h"
 #include "worker.h"
 
@@ -71,6 +79,9 @@ struct master {
 	struct incd_rl_table *limits; /* shared with every worker */
 	/* Keys' write positions, shared too; NULL without a read replica. */
 	struct incd_rp_table *positions;
+	struct incd_metrics *metrics; /* one block per slot, shared likewise */
+	int metrics_fd;		      /* --metrics-listen socket, -1 if none */
+	struct incd_buf scrape;	      /* the last scrape's text, reused */
 	struct slot *slots;
 	size_t nslots;
 	int fast_deaths; /* consecutive workers that died within a second of starting */
@@ -152,8 +163,12 @@ static void spawn(struct master *m, struct slot *s)
 		incd_log(INCD_LOG_ERROR, "could not fork a worker: %s", strerror(errno));
 		return;
 	}
-	if (pid == 0)
-		_exit(incd_worker_run(m->cfg, m->listen_fd, m->limits, m->positions));
+	if (pid == 0) {
+		if (m->metrics_fd >= 0)
+			close(m->metrics_fd);
+		_exit(incd_worker_run(m->cfg, m->listen_fd, m->limits, m->positions,
+				      incd_metrics_slot(m->metrics, (size_t)(s - m->slots))));
+	}
 	s->pid = pid;
 	s->retiring = false;
 	s->started_us = incd_now_us();
@@ -204,12 +219,15 @@ static void reap(struct master *m)
 				else
 					incd_log(INCD_LOG_WARN, "worker %d exited with status %d",
 						 (int)pid, WEXITSTATUS(status));
+				incd_metrics_worker_restarted(m->metrics);
 				if (incd_now_us() - s->started_us < 1000000)
 					m->fast_deaths++;
 				else
 					m->fast_deaths = 0;
 			}
 			s->pid = 0;
+			/* A worker killed mid-request never ended it. */
+			atomic_store(&incd_metrics_slot(m->metrics, i)->in_flight, 0);
 		}
 	}
 }
@@ -291,9 +309,26 @@ static void install_handlers(sigset_t *wait_mask)
 	sigdelset(wait_mask, SIGINT);
 }
 
+static void scrape_body(void *arg, struct incd_buf *out)
+{
+	size_t n;
+	const struct incd_metrics_route *routes = incd_worker_routes(&n);
+	incd_metrics_render(arg, routes, n, PACKAGE_VERSION, out);
+}
+
+/* Sleeps until a signal arrives (as sigsuspend) or, with --metrics-listen,
+ * a scrape connects; serves the scrape. */
+static void wait_events(struct master *m, const sigset_t *wait_mask)
+{
+	struct pollfd p = {.fd = m->metrics_fd, .events = POLLIN};
+	int n = ppoll(&p, m->metrics_fd >= 0 ? 1 : 0, NULL, wait_mask);
+	if (n > 0 && (p.revents & POLLIN))
+		incd_metrics_http_serve(m->metrics_fd, scrape_body, m->metrics, &m->scrape);
+}
+
 int incd_master_run(const struct incd_config *cfg)
 {
-	struct master m = {.cfg = cfg, .listen_fd = -1};
+	struct master m = {.cfg = cfg, .listen_fd = -1, .metrics_fd = -1};
 	sigset_t wait_mask;
 	int rc = 1;
 
@@ -342,6 +377,17 @@ int incd_master_run(const struct incd_config *cfg)
 			goto done;
 		}
 	}
+	m.metrics = incd_metrics_new(2 * (size_t)cfg->workers);
+	if (m.metrics == NULL) {
+		incd_log(INCD_LOG_ERROR, "could not map the metrics table: %s", strerror(errno));
+		goto done;
+	}
+	if (cfg->metrics_listen != NULL) {
+		m.metrics_fd = incd_metrics_http_listen(cfg->metrics_listen);
+		if (m.metrics_fd < 0)
+			goto done;
+		incd_log(INCD_LOG_INFO, "metrics at http://%s/metrics", cfg->metrics_listen);
+	}
 	if (cfg->pid_file != NULL && !write_pid_file(cfg->pid_file))
 		goto done;
 
@@ -354,7 +400,7 @@ int incd_master_run(const struct incd_config *cfg)
 
 	while (!got_term && !m.refused) {
 		if (!got_chld && !got_hup)
-			sigsuspend(&wait_mask);
+			wait_events(&m, &wait_mask);
 		if (got_chld) {
 			got_chld = 0;
 			reap(&m);
@@ -378,5 +424,9 @@ done:
 	free(m.slots);
 	incd_rl_table_free(m.limits);
 	incd_rp_table_free(m.positions);
+	if (m.metrics_fd >= 0)
+		close(m.metrics_fd);
+	incd_metrics_free(m.metrics);
+	incd_buf_free(&m.scrape);
 	return rc;
 }

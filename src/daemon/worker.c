@@ -26,6 +26,7 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -92,6 +93,9 @@ static const struct incd_route routes[] = {
     {INCD_GET, "/v2/incident_timestamps/{id}", incd_h_incident_timestamps_show, INCD_SCOPE_VIEW},
 };
 
+_Static_assert(INCD_ARRAY_LEN(routes) < INCD_METRICS_ROUTES,
+	       "the metrics table has a row per route and one for unmatched requests");
+
 struct worker {
 	const struct incd_config *cfg;
 	int ep;		      /* epoll: the listening socket, quit_fd and db_fd */
@@ -102,8 +106,10 @@ struct worker {
 	struct incd_replica *replica; /* NULL without --read-database-url */
 	struct incd_auth_cache *auth;
 	struct incd_render *render;
-	struct incd_rl_table *limits; /* the master's, shared by every worker */
-	int64_t full_warned;	      /* when the table-full warning was last logged */
+	struct incd_rl_table *limits;	   /* the master's, shared by every worker */
+	struct incd_metrics_slot *metrics; /* this slot's block, shared with the master */
+	size_t route;			   /* the request's route index; unmatched if none */
+	int64_t full_warned;		   /* when the table-full warning was last logged */
 	struct incd_response resp;
 	struct incd_buf head;
 	struct incd_db *served_by; /* the connection the request's handler used last */
@@ -212,6 +218,8 @@ static bool rate_limit(struct worker *w, const struct incd_identity *who, struct
 	}
 	int64_t unix_ns = incd_rl_unix_ns();
 	incd_rl_headers(&w->resp, &v, unix_ns);
+	if (!v.allowed)
+		incd_metrics_inc(&w->metrics->rate_limited);
 	return v.allowed || incd_rl_fail(err, &v, who->name, unix_ns);
 }
 
@@ -268,6 +276,7 @@ static bool dispatch(struct worker *w, FCGX_Request *fr, struct incd_request *re
 	case INCD_ROUTE_FOUND:
 		break;
 	}
+	w->route = (size_t)(m.route - routes);
 	if (m.route->scopes != 0) {
 		if (!incd_authenticate(w->auth, w->db, req->authorization, &who, err))
 			return false;
@@ -301,16 +310,20 @@ static void drain_input(FCGX_Request *fr)
 		;
 }
 
-static void log_access(struct worker *w, const struct incd_request *req, long long start)
+static void log_access(struct worker *w, const struct incd_request *req, long long us)
 {
 	if (!incd_log_enabled(INCD_LOG_INFO))
 		return;
-	const char *state = incd_db_last_sqlstate(w->served_by ? w->served_by : w->db);
-	long long us = incd_now_us() - start;
-	incd_log(INCD_LOG_INFO, "%s %s %d %lld.%03lldms rid=%s%s%s",
-		 req->method_name ? req->method_name : "-", req->path ? req->path : "-",
-		 w->resp.status, us / 1000, us % 1000, req->request_id, *state ? " sqlstate=" : "",
-		 state);
+	struct incd_access a = {
+	    .method = req->method_name ? req->method_name : "-",
+	    .path = req->path ? req->path : "-",
+	    .route = w->route < INCD_ARRAY_LEN(routes) ? routes[w->route].pattern : NULL,
+	    .status = w->resp.status,
+	    .duration_us = us,
+	    .request_id = req->request_id,
+	    .sqlstate = incd_db_last_sqlstate(w->served_by ? w->served_by : w->db),
+	};
+	incd_log_access(&a);
 }
 
 /* Serves one request and ends it (FCGX_Finish_r). */
@@ -320,6 +333,8 @@ static void serve(struct worker *w, FCGX_Request *fr)
 	struct incd_request req = {0};
 	struct incd_error err = {0};
 
+	incd_metrics_inc(&w->metrics->in_flight);
+	w->route = SIZE_MAX;
 	incd_response_reset(&w->resp);
 	incd_buf_reset(&w->head);
 	incd_db_forget_sqlstate(w->db);
@@ -329,6 +344,15 @@ static void serve(struct worker *w, FCGX_Request *fr)
 		incd_response_error(&w->resp, &err, req.request_id);
 	drain_input(fr);
 
+	/* Counted before the response leaves (its last record ends the
+	 * request for nginx), so a client that has its answer finds it in the
+	 * next scrape; the duration runs to here, for the log line too. */
+	long long us = incd_now_us() - start;
+	incd_metrics_request(w->metrics, w->route, w->resp.status, us * 1000);
+	if (w->resp.replayed)
+		incd_metrics_inc(&w->metrics->replays);
+	atomic_store_explicit(&w->metrics->in_flight, 0, memory_order_relaxed);
+
 	incd_response_head(&w->resp, req.request_id, &w->head);
 	struct incd_fcgi_part parts[] = {{w->head.data, w->head.len},
 					 {w->resp.body.data, w->resp.body.len}};
@@ -336,7 +360,7 @@ static void serve(struct worker *w, FCGX_Request *fr)
 	/* The response leaves before the log line is written: nginx and the
 	 * client do not wait for it. */
 	FCGX_Finish_r(fr);
-	log_access(w, &req, start);
+	log_access(w, &req, us);
 	incd_request_free(&req);
 }
 
@@ -437,10 +461,21 @@ static void set_scheduler(bool batch)
 		incd_log(INCD_LOG_WARN, "could not switch to SCHED_BATCH: %s", strerror(errno));
 }
 
-int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl_table *limits,
-		    struct incd_rp_table *positions)
+const struct incd_metrics_route *incd_worker_routes(size_t *n)
 {
-	struct worker w = {.cfg = cfg, .db_fd = -1, .limits = limits};
+	static struct incd_metrics_route labels[INCD_ARRAY_LEN(routes)];
+	if (labels[0].pattern == NULL)
+		for (size_t i = 0; i < INCD_ARRAY_LEN(routes); i++)
+			labels[i] = (struct incd_metrics_route){incd_method_name(routes[i].method),
+								routes[i].pattern};
+	*n = INCD_ARRAY_LEN(routes);
+	return labels;
+}
+
+int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl_table *limits,
+		    struct incd_rp_table *positions, struct incd_metrics_slot *metrics)
+{
+	struct worker w = {.cfg = cfg, .db_fd = -1, .limits = limits, .metrics = metrics};
 	FCGX_Request fr;
 	struct incd_error err;
 	unsigned ready;
@@ -457,6 +492,7 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl
 	w.db = incd_db_new(cfg->database_url, cfg->public_url, cfg->allow_owner);
 	w.replica =
 	    incd_replica_new(cfg->read_database_url, cfg->public_url, cfg->allow_owner, positions);
+	incd_db_count_into(w.db, &metrics->db);
 	w.auth = incd_auth_cache_new();
 	w.render = incd_render_new(cfg->public_url, (size_t)cfg->render_cache_mib << 20);
 	if (!incd_db_ensure(w.db, &err))

@@ -166,6 +166,39 @@ START_TEST(allow_owner)
 }
 END_TEST
 
+/* Metrics are off unless asked for; logs are text unless json is asked for. */
+START_TEST(metrics_and_log_format)
+{
+	struct incd_config cfg;
+	char err[256];
+	char *none[] = {"incidentd", NULL};
+	env_values[0][0] = NULL;
+	ck_assert_int_eq(load(&cfg, 1, none, err), INCD_CONFIG_OK);
+	ck_assert_ptr_null(cfg.metrics_listen);
+	ck_assert_int_eq(cfg.log_format, INCD_LOG_TEXT);
+	incd_config_free(&cfg);
+
+	set_env(0, "INCIDENTD_METRICS_LISTEN", "127.0.0.1:9464");
+	set_env(1, "INCIDENTD_LOG_FORMAT", "json");
+	ck_assert_int_eq(load(&cfg, 1, none, err), INCD_CONFIG_OK);
+	ck_assert_str_eq(cfg.metrics_listen, "127.0.0.1:9464");
+	ck_assert_int_eq(cfg.log_format, INCD_LOG_JSON);
+	incd_config_free(&cfg);
+
+	char *off[] = {"incidentd", "--metrics-listen", "off", "--log-format", "text", NULL};
+	ck_assert_int_eq(load(&cfg, 5, off, err), INCD_CONFIG_OK);
+	ck_assert_ptr_null(cfg.metrics_listen);
+	ck_assert_int_eq(cfg.log_format, INCD_LOG_TEXT);
+	incd_config_free(&cfg);
+
+	env_values[0][0] = NULL;
+	char *bad[] = {"incidentd", "--log-format=logfmt", NULL};
+	ck_assert_int_eq(load(&cfg, 2, bad, err), INCD_CONFIG_ERROR);
+	ck_assert_str_eq(err, "invalid --log-format: 'logfmt' (expected text or json)");
+	incd_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(help)
 {
 	struct incd_config cfg;
@@ -186,6 +219,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, read_database_url);
 	tcase_add_test(tc, errors);
 	tcase_add_test(tc, allow_owner);
+	tcase_add_test(tc, metrics_and_log_format);
 	tcase_add_test(tc, help);
 	suite_add_tcase(s, tc);
 	return s;
