@@ -109,6 +109,8 @@ void incd_metrics_request(struct incd_metrics_slot *s, size_t route, int status,
 struct totals {
 	uint64_t in_flight, rate_limited, replays;
 	uint64_t connects, connect_failures, lost, unavailable, internal;
+	uint64_t replica_reads, replica_fallbacks, replica_connects, replica_connect_failures,
+	    replica_lost;
 	uint64_t requests[INCD_METRICS_ROUTES][INCD_METRICS_STATUSES];
 	uint64_t buckets[INCD_METRICS_ROUTES][INCD_METRICS_BUCKETS + 1];
 	uint64_t duration_ns[INCD_METRICS_ROUTES];
@@ -132,6 +134,11 @@ static void sum_slots(const struct incd_metrics *m, struct totals *t)
 		t->lost += get(&s->db.lost);
 		t->unavailable += get(&s->db.unavailable);
 		t->internal += get(&s->db.internal);
+		t->replica_reads += get(&s->replica.reads);
+		t->replica_fallbacks += get(&s->replica.fallbacks);
+		t->replica_connects += get(&s->replica.db.connects);
+		t->replica_connect_failures += get(&s->replica.db.connect_failures);
+		t->replica_lost += get(&s->replica.db.lost);
 		for (size_t r = 0; r < INCD_METRICS_ROUTES; r++) {
 			for (size_t k = 0; k < INCD_METRICS_STATUSES; k++)
 				t->requests[r][k] += get(&s->requests[r][k]);
@@ -270,6 +277,19 @@ void incd_metrics_render(const struct incd_metrics *m, const struct incd_metrics
 		      (unsigned long long)t->unavailable);
 	incd_buf_addf(out, "incidentd_db_errors_total{kind=\"internal\"} %llu\n",
 		      (unsigned long long)t->internal);
+	scalar(out, "incidentd_replica_reads_total", "counter",
+	       "GET requests sent to the read replica (--read-database-url).", t->replica_reads);
+	scalar(out, "incidentd_replica_fallbacks_total", "counter",
+	       "GET requests served by the primary because the read replica was down, had not "
+	       "replayed the key's last write, or failed them.",
+	       t->replica_fallbacks);
+	scalar(out, "incidentd_replica_connections_total", "counter",
+	       "Read replica connections the workers opened.", t->replica_connects);
+	scalar(out, "incidentd_replica_connect_failures_total", "counter",
+	       "Attempts to open a read replica connection that failed.",
+	       t->replica_connect_failures);
+	scalar(out, "incidentd_replica_connections_lost_total", "counter",
+	       "Read replica connections found broken and dropped.", t->replica_lost);
 	scalar(out, "incidentd_worker_restarts_total", "counter",
 	       "Workers that exited or were killed while serving and were replaced by the master.",
 	       get(&m->restarts));

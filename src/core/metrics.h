@@ -39,6 +39,15 @@ struct incd_metrics_db {
 	incd_counter internal;	       /* statements answered 500 (unexpected SQLSTATE) */
 };
 
+/* The read replica's traffic of one worker slot (replica.c counts it;
+ * docs/REPLICAS.md). */
+struct incd_metrics_replica {
+	incd_counter reads;	/* GETs sent to the replica */
+	incd_counter fallbacks; /* GETs the replica could not take (down, behind the
+				 * key's last write, failed): served by the primary */
+	struct incd_metrics_db db;
+};
+
 /* One worker slot's counters. Written only by the worker in the slot
  * (in_flight also by the master after that worker died). */
 struct incd_metrics_slot {
@@ -46,6 +55,7 @@ struct incd_metrics_slot {
 	incd_counter rate_limited; /* 429s the rate limiter gave */
 	incd_counter replays;	   /* creates answered as idempotent replays */
 	struct incd_metrics_db db;
+	struct incd_metrics_replica replica;
 	incd_counter requests[INCD_METRICS_ROUTES][INCD_METRICS_STATUSES];
 	/* Per route: requests per bucket (not cumulative; the last is
 	 * +Inf), and the sum of their durations in nanoseconds. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /* How long an unreachable replica is left alone before the next attempt
@@ -18,14 +19,17 @@
 
 struct incd_replica {
 	struct incd_db *db;
-	struct incd_rp_table *positions; /* the master's, shared by every worker */
-	bool down;			 /* unreachable: reads go to the primary */
-	long long retry_at_us;		 /* down: when the next attempt may be made */
-	uint64_t replayed;		 /* replay position last seen on this connection */
-	unsigned long replayed_gen;	 /* the replica connection it was seen on */
-	long long asked_at_us;		 /* when it was last asked */
-	unsigned long fallbacks;
+	struct incd_rp_table *positions;       /* the master's, shared by every worker */
+	bool down;			       /* unreachable: reads go to the primary */
+	long long retry_at_us;		       /* down: when the next attempt may be made */
+	uint64_t replayed;		       /* replay position last seen on this connection */
+	unsigned long replayed_gen;	       /* the replica connection it was seen on */
+	long long asked_at_us;		       /* when it was last asked */
+	struct incd_metrics_replica *counters; /* never NULL */
 };
+
+/* Where a handle's counts go before incd_replica_count_into. */
+static struct incd_metrics_replica uncounted;
 
 /* pg_current_wal_lsn() is past the commit record of every transaction this
  * session has committed (a commit waits for its WAL to be written), so a
@@ -45,6 +49,7 @@ struct incd_replica *incd_replica_new(const char *conninfo, const char *public_u
 	struct incd_replica *r = incd_xcalloc(1, sizeof *r);
 	r->db = incd_db_new_replica(conninfo, public_url, allow_owner);
 	r->positions = positions;
+	r->counters = &uncounted;
 	return r;
 }
 
@@ -128,9 +133,11 @@ struct incd_db *incd_replica_pick(struct incd_replica *r, struct incd_db *primar
 	if (via == INCD_READ_ASK)
 		via = ask_replayed(r, now) ? incd_read_via(true, needed, r->replayed, false)
 					   : INCD_READ_PRIMARY;
-	if (via == INCD_READ_REPLICA)
+	if (via == INCD_READ_REPLICA) {
+		incd_metrics_inc(&r->counters->reads);
 		return r->db;
-	r->fallbacks++;
+	}
+	incd_metrics_inc(&r->counters->fallbacks);
 	return primary;
 }
 
@@ -138,7 +145,7 @@ bool incd_replica_failed(struct incd_replica *r, const struct incd_error *err)
 {
 	if (r == NULL || err->status != 503)
 		return false;
-	r->fallbacks++;
+	incd_metrics_inc(&r->counters->fallbacks);
 	if (!incd_db_connected(r->db))
 		went_down(r, incd_now_us());
 	return true;
@@ -165,7 +172,10 @@ done:
 	incd_db_clear(res);
 }
 
-unsigned long incd_replica_fallbacks(const struct incd_replica *r)
+void incd_replica_count_into(struct incd_replica *r, struct incd_metrics_replica *counters)
 {
-	return r != NULL ? r->fallbacks : 0;
+	if (r == NULL)
+		return;
+	r->counters = counters;
+	incd_db_count_into(r->db, &counters->db);
 }

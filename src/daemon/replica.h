@@ -45,8 +45,11 @@ bool incd_replica_failed(struct incd_replica *r, const struct incd_error *err) I
  * right after the write), that is logged and this write is not waited for. */
 void incd_replica_wrote(struct incd_replica *r, struct incd_db *primary, const char *key_id);
 
-/* Reads this worker sent to the primary because the replica was down,
- * behind the caller's last write, or failed them (for metrics). */
-unsigned long incd_replica_fallbacks(const struct incd_replica *r);
+/* Counts r's reads, fallbacks to the primary and connection events into
+ * counters (borrowed: the worker slot's block of the shared metrics
+ * table) from now on; until then they go to a private block nobody reads.
+ * Nothing when r is NULL. */
+struct incd_metrics_replica;
+void incd_replica_count_into(struct incd_replica *r, struct incd_metrics_replica *counters);
 
 #endif

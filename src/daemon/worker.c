@@ -493,6 +493,7 @@ int incd_worker_run(const struct incd_config *cfg, int listen_fd, struct incd_rl
 	w.replica =
 	    incd_replica_new(cfg->read_database_url, cfg->public_url, cfg->allow_owner, positions);
 	incd_db_count_into(w.db, &metrics->db);
+	incd_replica_count_into(w.replica, &metrics->replica);
 	w.auth = incd_auth_cache_new();
 	w.render = incd_render_new(cfg->public_url, (size_t)cfg->render_cache_mib << 20);
 	if (!incd_db_ensure(w.db, &err))

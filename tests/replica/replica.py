@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -107,6 +108,14 @@ def every_get(ctx, org, key, incident_id):
     return len(paths) + len(lists) + 2
 
 
+def replica_metrics():
+    """incidentd's replica counters (docs/METRICS.md), summed over workers."""
+    with urllib.request.urlopen(os.environ["INCIDENTD_METRICS_URL"], timeout=10) as r:
+        text = r.read().decode("utf-8")
+    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+            if line.startswith("incidentd_replica_")}
+
+
 def log_count(needle):
     with open(os.environ["INCIDENTD_LOG"], encoding="utf-8", errors="replace") as f:
         return sum(needle in line for line in f)
@@ -129,10 +138,16 @@ def main():
     for _ in range(2):  # each worker authenticates the key once
         every_get(ctx, org, reader, first)
     mark = primary_mark(ctx)
+    m0 = replica_metrics()
     n = sum(every_get(ctx, org, reader, first) for _ in range(3))
+    m1 = replica_metrics()
     ran = primary_statements_since(ctx, mark)
     assert not ran, "reads ran statements on the primary: %r" % ran
-    say("%d GETs over every read route: 200, no statement on the primary" % n)
+    reads = m1["incidentd_replica_reads_total"] - m0["incidentd_replica_reads_total"]
+    falls = m1["incidentd_replica_fallbacks_total"] - m0["incidentd_replica_fallbacks_total"]
+    assert (reads, falls) == (n, 0), "metrics counted %d replica reads, %d fallbacks for %d GETs" % (reads, falls, n)
+    say("%d GETs over every read route: 200, no statement on the primary, "
+        "incidentd_replica_reads_total +%d" % (n, reads))
 
     # 2. Replay paused: another key's read does not see a new incident
     # (served by the replica); the writer's reads do (read-your-writes);
@@ -177,6 +192,7 @@ def main():
     # 4. The replica stopped: every read still succeeds, from the primary;
     # started again: reads return to it.
     pg_ctl("stop")
+    m0 = replica_metrics()
     t0 = time.monotonic()
     gone = create(ctx, admin, "Written while the replica is down")
     for _ in range(3 * WORKERS):
@@ -186,6 +202,13 @@ def main():
     assert 1 <= downs <= WORKERS, "%d 'read replica unavailable' lines (want one per worker at most)" % downs
     say("replica stopped: %d reads answered 200 from the primary in %.2f s; %d workers logged it once"
         % (6 * WORKERS, time.monotonic() - t0, downs))
+    m1 = replica_metrics()
+    falls = m1["incidentd_replica_fallbacks_total"] - m0["incidentd_replica_fallbacks_total"]
+    lost = sum(m1[k] - m0[k] for k in ("incidentd_replica_connections_lost_total",
+                                        "incidentd_replica_connect_failures_total"))
+    assert falls >= 6 * WORKERS and lost >= downs, (falls, lost, downs)
+    say("metrics: incidentd_replica_fallbacks_total +%d, lost connections and failed connects +%d"
+        % (falls, lost))
     pg_ctl("start")
     rep.caught_up()
     time.sleep(1.1)  # each worker retries an unreachable replica after a second

@@ -51,11 +51,17 @@ pg_start "$tmp/replica"
 
 # incidentd again, now with the replica: both as the runtime role, through
 # each cluster's unix socket (as stack_start connects to the primary).
+# HOST:PORT of the metrics URL stack_start chose, kept for the restart.
+metrics_hostport() {
+    local hp=${STACK_METRICS_URL#http://}
+    printf '%s\n' "${hp%%/*}"
+}
 worker_db="postgresql://$INCD_APP_ROLE@/incidentd?host=$STACK_PGDATA&port=$pg_port"
 read_db="postgresql://$INCD_APP_ROLE@/incidentd?host=$tmp/replica&port=$replica_port"
 incidentd_stop "$STACK_PIDFILE"
 incidentd_start "$build_dir/src/incidentd" "$STACK_PIDFILE" "$STACK_LOG" "$STACK_SOCK" \
-    "$worker_db" "$STACK_URL" "$workers" --read-database-url "$read_db"
+    "$worker_db" "$STACK_URL" "$workers" --read-database-url "$read_db" \
+    --metrics-listen "$(metrics_hostport)"
 wait_for_url "$STACK_URL/healthz" 30
 
 export INCIDENTD_URL="$STACK_URL"
@@ -64,6 +70,7 @@ export DATABASE_URL="$STACK_SUPERUSER_URL"
 export REPLICA_DATABASE_URL="postgresql://postgres@127.0.0.1:$replica_port/incidentd"
 export INCIDENTCTL="$build_dir/src/incidentctl"
 export INCIDENTD_LOG="$STACK_LOG"
+export INCIDENTD_METRICS_URL="$STACK_METRICS_URL"
 export INCIDENTD_SPEC="${INCIDENTD_SPEC:-$INCD_ROOT/tests/e2e/spec/incidentio-openapi.json}"
 REPLICA_PG_CTL=$(printf '%q %q' "$INCD_ROOT/scripts/pg.sh" "$tmp/replica")
 export REPLICA_PG_CTL
