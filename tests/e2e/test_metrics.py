@@ -203,7 +203,18 @@ def test_lost_database_connections_are_counted(api, db, org, metrics_url):
     if not app:
         pytest.skip("INCIDENTD_APP_DATABASE_URL is not set")
     role = urllib.parse.unquote(urllib.parse.urlsplit(app).username or "")
+    # A worker respawned by an earlier test (a kill) opens its connection
+    # when it starts: wait until no connection is being opened, so that
+    # only this test's reconnects count.
     before = scrape(metrics_url)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        burst(lambda: api.get("/v1/identity", key=org.viewer, timeout=10), 16)
+        time.sleep(0.3)
+        now = scrape(metrics_url)
+        if delta(before, now, "incidentd_db_connections_total") == 0:
+            break
+        before = now
     killed = int(db.scalar(
         "select count(pg_terminate_backend(pid)) from pg_stat_activity "
         "where usename = :'r' and application_name = 'incidentd'", r=role))
