@@ -215,6 +215,16 @@ def main():
             p(f.read().strip())
         p("```")
         p("")
+    sh = os.path.join(R, "sighup_trace.txt")
+    if os.path.exists(sh):
+        with open(sh) as f:
+            trace = f.read().replace("NOTICE:", "").strip().rstrip(";")
+        steps = [int(x) for x in re.findall(r"ms: (\d+)", trace)]
+        if steps:
+            p(f"While SIGHUP replaced the direct instance's {meta['workers']} workers (SIGHUP sent 300 ms "
+              f"after the start), its backends, sampled every millisecond for 2 s from one session: at most "
+              f"**{max(steps)}**; each change: {trace}.")
+            p("")
     with open(os.path.join(R, "settings.tsv")) as f:
         p("Settings: " + ", ".join("=".join(line.rstrip("\n").split("\t")) for line in f if line.strip()))
     p("")

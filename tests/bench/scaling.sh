@@ -357,6 +357,34 @@ fresh=$(q -c "select pid from pg_stat_activity where application_name = 'scaling
 [ -z "$fresh" ] || smaps "$fresh" >"$R/fresh_backend.txt" || true
 wait "$sleeper" || true
 
+# SIGHUP replaces a host's workers by a new set before the old one drains
+# (src/daemon/master.c): sample the direct instance's backends meanwhile.
+step "connections while SIGHUP replaces the direct instance's workers"
+uptime_note "SIGHUP"
+# One session samples every millisecond for 2 s (pg_stat_clear_snapshot:
+# a fresh view of pg_stat_activity each time) and reports each change.
+excl=${bouncer_backends% }
+q -c "do \$\$
+declare c int; last int := -1; t0 timestamptz := clock_timestamp(); trace text := '';
+begin
+    while clock_timestamp() < t0 + interval '2 s' loop
+        perform pg_stat_clear_snapshot();
+        select count(*) into c from pg_stat_activity
+        where application_name = 'incidentd'
+          and pid <> all (select unnest(string_to_array('$excl', ' '))::int);
+        if c <> last then
+            trace := trace || format('%s ms: %s; ', round(extract(epoch from clock_timestamp() - t0) * 1000), c);
+            last := c;
+        end if;
+        perform pg_sleep(0.001);
+    end loop;
+    raise notice '%', trace;
+end \$\$" 2>"$R/sighup_trace.txt" &
+sampler=$!
+sleep 0.3
+kill -HUP "$(head -n 1 "$work/direct/run/incidentd.pid")"
+wait "$sampler" || true
+
 # ------------------------------------------------------- undersized pool
 
 # A session pool smaller than the workers that use it: one worker gets no
