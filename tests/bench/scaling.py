@@ -232,7 +232,7 @@ def main():
     und = os.path.join(R, "undersized.json")
     if os.path.exists(und):
         u = load(und)
-        p(f"### A session pool smaller than the workers")
+        p("### A session pool smaller than the workers")
         p("")
         p(f"The pooled instance restarted with PgBouncer's `default_pool_size = {meta['workers'] - 1}` for its "
           f"{meta['workers']} workers and `query_wait_timeout = 2` (default 120 s), then show at "
