@@ -171,6 +171,30 @@ def main():
         for s, _ in SCENARIOS if pts[("direct", s)] and pts[("pooled", s)]))
     p("")
 
+    # ------------------------------------------- creates over organisations
+    one = merged(glob.glob(os.path.join(R, "wrk", "direct.create_1.r*.json")))
+    many = merged(glob.glob(os.path.join(R, "wrk", "direct.create_k.r*.json")))
+    if one and many:
+        k = meta.get("orgs", "K")
+        p(f"## Creates: one organisation against {k}")
+        p("")
+        p(f"`POST /v1/incidents` with a new key through the direct instance at {2 * meta['workers']} connections, "
+          f"into the benchmark organisation only, and in turn into it and {k - 1 if isinstance(k, int) else 'K - 1'} "
+          "more with the same configuration (`tests/bench/lua/create_orgs.lua`), same rounds, alternating order. "
+          "Creates of one organisation serialise on its counter row from the moment a create takes it to its "
+          "commit; those of different organisations do not.")
+        p("")
+        p("| organisations | req/s | p50 ms | p99 ms | incidentd µs | PostgreSQL µs | errors | other |")
+        p("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for label, m in (("1", one), (str(k), many)):
+            p(f"| {label} | {n(m['rps'])} | {ms(m['p50'])} | {ms(m['p99'])} | {n(m['us']['incidentd'])} | "
+              f"{n(m['us']['postgres'])} | {m['errors']} | {m['other_share'] * 100:.0f} % |")
+        p("")
+        p(f"{k} ÷ 1 organisation: req/s {many['rps'] / one['rps']:.2f}, per round "
+          + ", ".join(f"{b / a:.2f}" for a, b in zip(one["rps_each"], many["rps_each"]))
+          + f"; p50 {many['p50'] / one['p50']:.2f}.")
+        p("")
+
     # --------------------------------------------------------- pgbench
     p("## Planning on every call: pgbench query modes")
     p("")

@@ -15,6 +15,7 @@
 #                    (and every pgbench mode), alternating the order (3)
 #   --connections C  wrk connections (4)
 #   --workers W      --workers of each incidentd instance (4)
+#   --orgs K         organisations for the creates spread over several (4)
 #   --out FILE       the Markdown report (build/bench/scaling.md)
 #
 # Steps:
@@ -30,9 +31,12 @@
 #   5. R rounds: pgbench of the show and list statements with -M prepared,
 #      extended (what a statement costs PostgreSQL when it is
 #      planned on every call)
-#   6. connections (pg_stat_activity, PgBouncer's SHOW POOLS) and memory of
+#   6. R rounds: creates at 2 x W connections through the direct instance
+#      into one organisation, and spread over K organisations (each
+#      organisation's creates serialise on its counter row)
+#   7. connections (pg_stat_activity, PgBouncer's SHOW POOLS) and memory of
 #      the direct instance's backends (/proc/PID/smaps_rollup)
-#   7. the report (tests/bench/scaling.py), `uptime` before every step
+#   8. the report (tests/bench/scaling.py), `uptime` before every step
 #
 # KEEP=1 keeps the temp dir with every raw result.
 set -euo pipefail
@@ -57,11 +61,12 @@ duration=4
 rounds=3
 conns=4
 workers=4
+orgs=4
 out="$INCD_ROOT/build/bench/scaling.md"
 cmdline="tests/bench/scaling.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
     case $1 in
-    --incidents | --duration | --rounds | --connections | --workers | --out)
+    --incidents | --duration | --rounds | --connections | --workers | --orgs | --out)
         [ $# -ge 2 ] || usage 2
         declare "${1#--}=$2"
         shift
@@ -72,7 +77,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 conns=${connections:-$conns}
-for v in incidents duration rounds conns workers; do
+for v in incidents duration rounds conns workers orgs; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || fail "--$v must be a positive whole number" || exit 2
 done
 [ "$incidents" -ge 100 ] || fail "--incidents must be at least 100" || exit 2
@@ -223,22 +228,41 @@ declare -A PORT=([direct]=$port_direct [pooled]=$port_pooled)
 mapfile -t SHOW_IDS < <(q -c "select id from incidents where organisation_id = '$ORG' order by random() limit $NIDS")
 printf '/v1/incidents/%s\n' "${SHOW_IDS[@]}" >"$IN/show.paths"
 echo "/v1/incidents?page_size=25" >"$IN/list.paths"
-# The create payload of run.sh (create_template): a severity, the default
-# type, one value of each select field, a text value, the lead role.
-IFS='|' read -r sev type f_single o1 f_multi o2 o3 f_text r_lead <<<"$(q -c "
-    select (select id from severities where organisation_id = '$ORG' order by rank desc limit 1 offset 1),
-           (select id from incident_types where organisation_id = '$ORG' and is_default),
-           f1.id, (select id from custom_field_options where custom_field_id = f1.id order by sort_key, value limit 1),
-           f2.id, (select id from custom_field_options where custom_field_id = f2.id order by sort_key, value limit 1),
-           (select id from custom_field_options where custom_field_id = f2.id order by sort_key, value limit 1 offset 1),
-           (select id from custom_fields where organisation_id = '$ORG' and field_type = 'text' limit 1),
-           (select id from incident_roles where organisation_id = '$ORG' and role_type = 'lead' and archived_at is null)
-    from custom_fields f1, custom_fields f2
-    where f1.organisation_id = '$ORG' and f1.field_type = 'single_select'
-      and f2.organisation_id = '$ORG' and f2.field_type = 'multi_select'
-    limit 1")"
-[ -n "$r_lead" ] || fail "the organisation lacks seed-demo's configuration" || exit 1
-printf '%s' '{"idempotency_key":"@KEY@","visibility":"public","status":"investigating","name":"Checkout API returning 500s","summary":"Error rate on /checkout above 5% since the 14:00 deploy; rolling back.","severity_id":"'"$sev"'","incident_type_id":"'"$type"'","custom_field_entries":[{"custom_field_id":"'"$f_single"'","values":[{"value_option_id":"'"$o1"'"}]},{"custom_field_id":"'"$f_multi"'","values":[{"value_option_id":"'"$o2"'"},{"value_option_id":"'"$o3"'"}]},{"custom_field_id":"'"$f_text"'","values":[{"value_text":"Suspected bad config push"}]}],"incident_role_assignments":[{"incident_role_id":"'"$r_lead"'","assignee":{"email":"lisa@example.com"}}]}' >"$IN/create.tpl"
+# create_template ORG: run.sh's create payload (its create_template) for
+# organisation ORG, @KEY@ where the idempotency key goes: a severity, the
+# default type, one value of each select field, a text value, the lead role.
+create_template() {
+    local org=$1 sev type f_single o1 f_multi o2 o3 f_text r_lead
+    IFS='|' read -r sev type f_single o1 f_multi o2 o3 f_text r_lead <<<"$(q -c "
+        select (select id from severities where organisation_id = '$org' order by rank desc limit 1 offset 1),
+               (select id from incident_types where organisation_id = '$org' and is_default),
+               f1.id, (select id from custom_field_options where custom_field_id = f1.id order by sort_key, value limit 1),
+               f2.id, (select id from custom_field_options where custom_field_id = f2.id order by sort_key, value limit 1),
+               (select id from custom_field_options where custom_field_id = f2.id order by sort_key, value limit 1 offset 1),
+               (select id from custom_fields where organisation_id = '$org' and field_type = 'text' limit 1),
+               (select id from incident_roles where organisation_id = '$org' and role_type = 'lead' and archived_at is null)
+        from custom_fields f1, custom_fields f2
+        where f1.organisation_id = '$org' and f1.field_type = 'single_select'
+          and f2.organisation_id = '$org' and f2.field_type = 'multi_select'
+        limit 1")"
+    [ -n "$r_lead" ] || fail "organisation $org lacks seed-demo's configuration" || return 1
+    printf '%s' '{"idempotency_key":"@KEY@","visibility":"public","status":"investigating","name":"Checkout API returning 500s","summary":"Error rate on /checkout above 5% since the 14:00 deploy; rolling back.","severity_id":"'"$sev"'","incident_type_id":"'"$type"'","custom_field_entries":[{"custom_field_id":"'"$f_single"'","values":[{"value_option_id":"'"$o1"'"}]},{"custom_field_id":"'"$f_multi"'","values":[{"value_option_id":"'"$o2"'"},{"value_option_id":"'"$o3"'"}]},{"custom_field_id":"'"$f_text"'","values":[{"value_text":"Suspected bad config push"}]}],"incident_role_assignments":[{"incident_role_id":"'"$r_lead"'","assignee":{"email":"lisa@example.com"}}]}'
+}
+create_template "$ORG" >"$IN/create.tpl"
+# The organisations of the creates spread over several: the benchmark's and
+# K - 1 more with the same configuration (no incidents loaded), one line
+# "<key> <payload file>" each (tests/bench/lua/create_orgs.lua).
+echo "$KEY $IN/create.tpl" >"$IN/orgs_1"
+cp "$IN/orgs_1" "$IN/orgs_k"
+for ((k = 2; k <= orgs; k++)); do
+    o=$("$CTL" org create "Scaling organisation $k")
+    "$CTL" seed-demo --org "$o" >>"$work/log/setup.log"
+    q -v "org=$o" -f "$BENCH_SRC/sql/org.sql" >/dev/null
+    key=$("$CTL" api-key create --org "$o" --name scaling-benchmark --role viewer --role incident_creator \
+        --role global_access --rate-limit 0 2>>"$work/log/setup.log")
+    create_template "$o" >"$IN/create_$k.tpl"
+    echo "$key $IN/create_$k.tpl" >>"$IN/orgs_k"
+done
 for i in direct pooled; do
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" \
         "http://127.0.0.1:${PORT[$i]}$(head -n 1 "$IN/show.paths")")
@@ -256,7 +280,7 @@ groups() {
 
 # wrk_run INSTANCE SCENARIO ROUND
 wrk_run() {
-    local i=$1 s=$2 r=$3 lua env=()
+    local i=$1 s=$2 r=$3 c=${4:-$conns} lua env=()
     case $s in
     show | list)
         lua=get.lua
@@ -266,11 +290,15 @@ wrk_run() {
         lua=create.lua
         env=("BENCH_BODY=$IN/create.tpl")
         ;;
+    create_1 | create_k)
+        lua=create_orgs.lua
+        env=("BENCH_ORGS=$IN/orgs_${s#create_}")
+        ;;
     esac
     mapfile -t g < <(groups "$i")
     "${BENCHPY[@]}" run-wrk --out "$R/wrk/$i.$s.r$r.json" --label "$s $i round $r" "${g[@]}" -- \
         env "BENCH_KEY=$KEY" "BENCH_RUN=$salt-$i-$r" "${env[@]}" \
-        wrk -t2 -c"$conns" -d"${duration}s" --timeout 10s -s "$BENCH_SRC/lua/$lua" \
+        wrk -t2 -c"$c" -d"${duration}s" --timeout 10s -s "$BENCH_SRC/lua/$lua" \
         "http://127.0.0.1:${PORT[$i]}/"
 }
 
@@ -278,6 +306,7 @@ step "warm-up: every scenario once through each instance, 1 s"
 saved=$duration
 duration=1
 for i in direct pooled; do for s in show list create; do wrk_run "$i" "$s" 0; done; done
+wrk_run direct create_k 0 $((2 * workers))
 duration=$saved
 rm -f "$R"/wrk/*.r0.json
 
@@ -319,6 +348,16 @@ for ((r = 1; r <= rounds; r++)); do
         for mode in "${modes[@]}"; do pgbench_run "$s" "$mode" "$r"; done
     done
     modes=("${modes[1]}" "${modes[0]}")
+done
+
+# ------------------------------------------------ creates over organisations
+
+for ((r = 1; r <= rounds; r++)); do
+    order=(create_1 create_k)
+    [ $((r % 2)) = 1 ] || order=(create_k create_1)
+    step "round $r of $rounds: creates into 1 and into $orgs organisations, $((2 * workers)) connections"
+    uptime_note "creates over organisations, round $r"
+    for s in "${order[@]}"; do wrk_run direct "$s" "$r" $((2 * workers)); done
 done
 
 # ------------------------------------------------- connections and memory
@@ -421,7 +460,7 @@ git_commit=$(git -C "$INCD_ROOT" rev-parse --short HEAD 2>/dev/null || echo unkn
 cat >"$R/meta.json" <<EOF
 {"command": "$cmdline", "commit": "$git_commit", "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
  "nproc": $(nproc), "incidents": $incidents, "workers": $workers, "connections": $conns,
- "duration": $duration, "rounds": $rounds, "total_s": $((SECONDS - started)),
+ "duration": $duration, "rounds": $rounds, "orgs": $orgs, "total_s": $((SECONDS - started)),
  "pg": "$(q -c 'show server_version')", "pgbouncer": "$("$PGBOUNCER" --version | head -n 1)"}
 EOF
 "$INCD_PYTHON" "$BENCH_SRC/scaling.py" --results "$R" --out "$out"
