@@ -290,11 +290,14 @@ enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner, const
 			goto done;
 		}
 	}
-	if (strcmp(owner, app) == 0 || strcmp(owner, reporting) == 0 ||
-	    strcmp(app, reporting) == 0) {
-		incd_ctl_err("the owner, the runtime role and the reporting role must be three "
-			     "roles (%s, %s, %s)",
-			     owner, app, reporting);
+	if (strcmp(owner, app) == 0) {
+		incd_ctl_err("the owner and the runtime role must be two roles (both are %s)", app);
+		st = INCD_CTL_USAGE;
+		goto done;
+	}
+	if (strcmp(reporting, owner) == 0 || strcmp(reporting, app) == 0) {
+		incd_ctl_err("the reporting role must be a role of its own (%s is the %s)",
+			     reporting, strcmp(reporting, owner) == 0 ? "owner" : "runtime role");
 		st = INCD_CTL_USAGE;
 		goto done;
 	}
