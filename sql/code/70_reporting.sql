@@ -251,12 +251,22 @@ select v.organisation_id,
        v.value_text,
        v.value_link,
        v.value_numeric,
-       coalesce(o.value, v.value_text, v.value_link, v.value_numeric::text) as value
+       coalesce(o.value, v.value_text, v.value_link, v.value_numeric::text) as value,
+       i.created_at as incident_created_at,
+       case when i.retrospective then 'retrospective' when i.mode = 'real' then 'standard' else i.mode end
+           as incident_mode,
+       coalesce(st.category, st0.category) as incident_status_category
 from incident_custom_field_values v
 join custom_fields f
   on f.organisation_id = v.organisation_id and f.id = v.custom_field_id
 left join custom_field_options o
        on o.organisation_id = v.organisation_id and o.id = v.value_option_id
+join incidents i
+  on i.organisation_id = v.organisation_id and i.id = v.incident_id
+left join incident_statuses st
+       on st.organisation_id = i.organisation_id and st.id = i.incident_status_id
+left join incident_statuses st0
+       on i.incident_status_id is null and st0.organisation_id = i.organisation_id and st0.seeded_as = i.status
 where v.organisation_id in (select organisation_id from reporting_scope);
 
 comment on view reporting.custom_field_values is 'Custom field values of incidents in long form: one row per value (a multi_select with three options chosen has three rows).';
@@ -273,6 +283,9 @@ comment on column reporting.custom_field_values.value_text is 'For text fields: 
 comment on column reporting.custom_field_values.value_link is 'For link fields: the URL.';
 comment on column reporting.custom_field_values.value_numeric is 'For numeric fields: the number.';
 comment on column reporting.custom_field_values.value is 'The value as text, whatever the type.';
+comment on column reporting.custom_field_values.incident_created_at is 'The incident''s created_at (reporting.incidents.created_at): filter on it here rather than join reporting.incidents, which costs a second pass over both.';
+comment on column reporting.custom_field_values.incident_mode is 'The incident''s mode (reporting.incidents.mode).';
+comment on column reporting.custom_field_values.incident_status_category is 'The category of the incident''s status (reporting.incidents.status_category).';
 
 create or replace view reporting.role_assignments with (security_barrier) as
 select a.organisation_id,
@@ -283,12 +296,22 @@ select a.organisation_id,
        a.user_id,
        u.name as user_name,
        u.email as user_email,
-       a.created_at as assigned_at
+       a.created_at as assigned_at,
+       i.created_at as incident_created_at,
+       case when i.retrospective then 'retrospective' when i.mode = 'real' then 'standard' else i.mode end
+           as incident_mode,
+       coalesce(st.category, st0.category) as incident_status_category
 from incident_role_assignments a
 join incident_roles r
   on r.organisation_id = a.organisation_id and r.id = a.incident_role_id
 join users u
   on u.organisation_id = a.organisation_id and u.id = a.user_id
+join incidents i
+  on i.organisation_id = a.organisation_id and i.id = a.incident_id
+left join incident_statuses st
+       on st.organisation_id = i.organisation_id and st.id = i.incident_status_id
+left join incident_statuses st0
+       on i.incident_status_id is null and st0.organisation_id = i.organisation_id and st0.seeded_as = i.status
 where a.organisation_id in (select organisation_id from reporting_scope);
 
 comment on view reporting.role_assignments is 'Who holds which role on each incident: one row per (incident, role).';
@@ -301,6 +324,9 @@ comment on column reporting.role_assignments.user_id is 'The user holding it (re
 comment on column reporting.role_assignments.user_name is 'The user''s name.';
 comment on column reporting.role_assignments.user_email is 'The user''s email address, if known.';
 comment on column reporting.role_assignments.assigned_at is 'When the assignment was made.';
+comment on column reporting.role_assignments.incident_created_at is 'The incident''s created_at (reporting.incidents.created_at): filter on it here rather than join reporting.incidents, which costs a second pass over both.';
+comment on column reporting.role_assignments.incident_mode is 'The incident''s mode (reporting.incidents.mode).';
+comment on column reporting.role_assignments.incident_status_category is 'The category of the incident''s status (reporting.incidents.status_category).';
 
 create or replace view reporting.incident_updates with (security_barrier) as
 select u.organisation_id,

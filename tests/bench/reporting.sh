@@ -120,7 +120,7 @@ incidentd_start "$build_dir/src/incidentd" "$dir/run/incidentd.pid" "$dir/log/in
 nginx_render "$dir/nginx" "127.0.0.1:$http_port" "$dir/run/incidentd.sock" 1 off
 nginx_start "$dir/nginx"
 wait_for_url "http://127.0.0.1:$http_port/healthz" 30
-q -c "select '/v1/incidents/' || id from incidents where organisation_id = '$org' order by random() limit 50" >"$dir/show.paths"
+q -c "select '/v1/incidents/' || id from incidents where organisation_id = '$org' and visibility = 'public' order by random() limit 50" >"$dir/show.paths"
 q -c "select id from severities where organisation_id = '$org' order by rank limit 1" >"$dir/sev"
 printf '{"idempotency_key":"@KEY@","visibility":"public","name":"Reporting benchmark","severity_id":"%s"}' \
     "$(cat "$dir/sev")" >"$dir/create.tpl"
