@@ -8,26 +8,29 @@
 # alternating, and prints req/s side by side with their ratio.
 #
 # usage: tests/bench/reporting.sh [--incidents N] [--duration S] [--connections C]
-#                                 [--dir DIR]
+#                                 [--dir DIR] [--serial]
 #   --incidents N    incidents in the organisation (1000000)
 #   --duration S     seconds per wrk run (10)
 #   --connections C  wrk connections (4)
 #   --dir DIR        keep the cluster in DIR and reuse it next time (the
 #                    load is skipped when DIR holds a loaded one); without
 #                    it a temp dir, removed at exit
+#   --serial         the reporting client without parallel workers
+#                    (max_parallel_workers_per_gather = 0): at most one core
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
-n=1000000 duration=10 conns=4 dir=""
+n=1000000 duration=10 conns=4 dir="" rq_options=""
 while [ $# -gt 0 ]; do
     case $1 in
     --incidents) n=$2 && shift 2 ;;
     --duration) duration=$2 && shift 2 ;;
     --connections) conns=$2 && shift 2 ;;
     --dir) dir=$2 && shift 2 ;;
+    --serial) rq_options="-c max_parallel_workers_per_gather=0" && shift ;;
     *)
-        sed -n '10,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+        sed -n '10,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
         exit 2
         ;;
     esac
@@ -93,7 +96,7 @@ section = text.split("\n## Example queries\n", 1)[1].split("\n## ", 1)[0]
 for i, sql in enumerate(re.findall(r"```sql\n(.*?)```", section, re.S), 1):
     open("%s/q%d.sql" % (sys.argv[2], i), "w").write(sql)
 EOF
-rq() { "$INCD_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -v "org=$org" "$reporting_url" "$@"; }
+rq() { PGOPTIONS=$rq_options "$INCD_PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -v "org=$org" "$reporting_url" "$@"; }
 
 printf '\n| query (docs/REPORTING.md) | rows | best of 3 | median of 3 | execution (EXPLAIN ANALYZE) |\n|---|---:|---:|---:|---:|\n'
 for f in "$dir/queries"/q*.sql; do
@@ -177,4 +180,5 @@ for s in show create; do
         printf "| %s | %.0f req/s (%.0f, %.0f) | %.0f req/s (%.0f, %.0f) | %.2f | %.2f |\n",
             s, ma, A[1], A[2], mw, W[1], W[2], mw / ma, (Q[1] + Q[2]) / 2 }'
 done
-printf '(each: the mean of 2 runs, alone and with the reporting client alternating; %s cores)\n' "$(nproc)"
+printf '(each: the mean of 2 runs, alone and with the reporting client alternating; %s cores; reporting client options: %s)\n' \
+    "$(nproc)" "${rq_options:-none}"
