@@ -206,7 +206,9 @@ pg_configure() {
         "listen_addresses = '127.0.0.1'" \
         "port = $port" \
         "unix_socket_directories = '${dir//\'/\'\'}'" \
-        "unix_socket_permissions = 0700" |
+        "unix_socket_permissions = 0700" \
+        "# The change feed (docs/REPORTING.md) needs logical decoding." \
+        "wal_level = logical" |
         as_pg_owner tee "$dir/incidentd.conf" >/dev/null
 }
 
@@ -514,6 +516,7 @@ stack_paths() {
 # (incidentd connects as it and can do only what the API needs).
 INCD_OWNER_ROLE=incidentd_owner
 INCD_APP_ROLE=incidentd_app
+INCD_REPORTING_ROLE=incidentd_reporting
 
 # stack_start DIR BUILD_DIR PG_PORT HTTP_PORT [WORKERS]: brings up (or
 # completes) the stack in DIR with the binaries of BUILD_DIR: cluster
@@ -534,7 +537,9 @@ INCD_APP_ROLE=incidentd_app
 # Sets STACK_URL, STACK_METRICS_URL (incidentd's GET /metrics; empty for an
 # incidentd started without it), STACK_DATABASE_URL (the owner's URL: migrate, incidentctl,
 # psql), STACK_APP_DATABASE_URL (the runtime role's; empty when incidentd
-# runs as the owner), STACK_SUPERUSER_URL and STACK_PGDATA (own cluster
+# runs as the owner), STACK_REPORTING_DATABASE_URL (the read-only
+# reporting role's, docs/REPORTING.md; with STACK_DATABASE_URL, as given,
+# maybe empty), STACK_SUPERUSER_URL and STACK_PGDATA (own cluster
 # only; else empty) and the stack_paths variables.
 stack_start() {
     local dir=$1 build_dir=$2 pg_port=$3 http_port=$4 workers=${5:-4}
@@ -555,17 +560,21 @@ stack_start() {
             owner=postgres app=postgres
         else
             "$build_dir/src/incidentctl" --database-url "$STACK_SUPERUSER_URL" roles setup \
-                --owner-role "$owner" --app-role "$app" ||
+                --owner-role "$owner" --app-role "$app" --reporting-role "$INCD_REPORTING_ROLE" ||
                 fail "incidentctl roles setup failed" || return 1
         fi
         STACK_DATABASE_URL="postgresql://$owner@127.0.0.1:$pg_port/incidentd"
         STACK_APP_DATABASE_URL="postgresql://$app@127.0.0.1:$pg_port/incidentd"
+        STACK_REPORTING_DATABASE_URL=""
+        [ "${STACK_SINGLE_ROLE:-0}" = 1 ] ||
+            STACK_REPORTING_DATABASE_URL="postgresql://$INCD_REPORTING_ROLE@127.0.0.1:$pg_port/incidentd"
         # The workers use the cluster's unix socket: cheaper per query than
         # loopback TCP for both sides (docs/BENCHMARKS-HOWTO.md).
         worker_db="postgresql://$app@/incidentd?host=$STACK_PGDATA&port=$pg_port"
     else
         STACK_PGDATA=""
         STACK_APP_DATABASE_URL=${STACK_APP_DATABASE_URL:-}
+        STACK_REPORTING_DATABASE_URL=${STACK_REPORTING_DATABASE_URL:-}
         worker_db=${STACK_APP_DATABASE_URL:-$STACK_DATABASE_URL}
         if [ -z "$STACK_APP_DATABASE_URL" ]; then
             warn "incidentd connects with DATABASE_URL, as the schema's owner (--allow-owner);" \

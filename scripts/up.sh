@@ -52,8 +52,9 @@ API key: $2
 Database: $3 (owner: psql, incidentctl)
 incidentd connects as: $4
 Metrics (Prometheus, loopback only): $5
+Reporting (read-only, docs/REPORTING.md): ${6:-none (set REPORTING_DATABASE_URL)}
 Settings are in var/stack.env (INCIDENTD_URL, INCIDENTD_API_KEY, DATABASE_URL,
-INCIDENTD_APP_DATABASE_URL, INCIDENTD_METRICS_URL):
+INCIDENTD_APP_DATABASE_URL, INCIDENTD_METRICS_URL, REPORTING_DATABASE_URL):
   set -a; . var/stack.env; set +a
   curl -H "Authorization: Bearer \$INCIDENTD_API_KEY" \$INCIDENTD_URL/v1/identity
 Logs: var/log/incidentd.log, var/nginx/logs/. Stop it with scripts/down.sh
@@ -70,12 +71,13 @@ if [ -f "$env_file" ]; then
     old_key=$(stack_env_get INCIDENTD_API_KEY || true)
     old_db=$(stack_env_get DATABASE_URL || true)
     old_app_db=$(stack_env_get INCIDENTD_APP_DATABASE_URL || true)
+    old_reporting_db=$(stack_env_get REPORTING_DATABASE_URL || true)
     if [ -n "$old_url" ] &&
         pidfile_pid "$var/nginx/nginx.pid" nginx >/dev/null &&
         pidfile_pid "$var/run/incidentd.pid" incidentd >/dev/null &&
         key_works "$old_url" "$old_key"; then
         report "$old_url" "$old_key" "$old_db" "${old_app_db:-$old_db (--allow-owner)}" \
-            "$(stack_env_get INCIDENTD_METRICS_URL || true)"
+            "$(stack_env_get INCIDENTD_METRICS_URL || true)" "$old_reporting_db"
         exit 0
     fi
 fi
@@ -87,10 +89,12 @@ build default --enable-werror
 # it was the superuser's).
 STACK_DATABASE_URL=${DATABASE_URL:-}
 STACK_APP_DATABASE_URL=${INCIDENTD_APP_DATABASE_URL:-}
+STACK_REPORTING_DATABASE_URL=${REPORTING_DATABASE_URL:-}
 case $STACK_DATABASE_URL in
 "postgresql://$INCD_OWNER_ROLE@127.0.0.1:$pg_port/incidentd" | "postgresql://postgres@127.0.0.1:$pg_port/incidentd")
     STACK_DATABASE_URL=""
     STACK_APP_DATABASE_URL=""
+    STACK_REPORTING_DATABASE_URL=""
     ;;
 esac
 [ -z "$STACK_DATABASE_URL" ] || say "using the database at DATABASE_URL"
@@ -119,8 +123,9 @@ fi
     umask 077
     printf '%s\n' "INCIDENTD_URL=$STACK_URL" "INCIDENTD_API_KEY=$key" \
         "DATABASE_URL=$STACK_DATABASE_URL" "INCIDENTD_APP_DATABASE_URL=$STACK_APP_DATABASE_URL" \
-        "INCIDENTD_METRICS_URL=$STACK_METRICS_URL" >"$env_file.tmp"
+        "INCIDENTD_METRICS_URL=$STACK_METRICS_URL" \
+        "REPORTING_DATABASE_URL=$STACK_REPORTING_DATABASE_URL" >"$env_file.tmp"
 )
 mv "$env_file.tmp" "$env_file"
 report "$STACK_URL" "$key" "$STACK_DATABASE_URL" "${STACK_APP_DATABASE_URL:-$STACK_DATABASE_URL (--allow-owner)}" \
-    "$STACK_METRICS_URL"
+    "$STACK_METRICS_URL" "$STACK_REPORTING_DATABASE_URL"

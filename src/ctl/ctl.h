@@ -113,9 +113,11 @@ enum incd_ctl_status incd_ctl_migrate(PGconn *conn, enum incd_ctl_migrate_mode m
  * superuser or a member of the owner, makes the owner own the database and
  * every object of schemas api and public, lets the runtime role connect,
  * records it in schema_roles and applies sql/code/90_grants.sql's
- * privileges if the database has them. Prints what it did. */
-enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner,
-					  const char *app) INCD_CTL_WUR;
+ * privileges if the database has them. The reporting role likewise: created
+ * NOINHERIT, allowed to connect, recorded (purpose reporting). Prints what
+ * it did. */
+enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner, const char *app,
+					  const char *reporting) INCD_CTL_WUR;
 
 /* Creates an organisation and its lead incident role; prints its id. */
 enum incd_ctl_status incd_ctl_org_create(PGconn *conn, const char *name) INCD_CTL_WUR;

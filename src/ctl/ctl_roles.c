@@ -19,17 +19,23 @@
 #define OWNER_ATTRS ROLE_ATTRS " INHERIT"
 #define APP_ATTRS ROLE_ATTRS " NOINHERIT"
 
-/* The statements that give the owner ($1) every object of schemas api
- * and public it does not own yet, with the previous owner's name: the
- * schema api, tables, views, sequences (but those a column owns, which
- * follow their table), functions, procedures, aggregates, and types that
- * are not a table's. Objects of extensions stay as they are. */
+/* The statements that give the owner ($1) every object of schemas api,
+ * reporting and public it does not own yet, with the previous owner's
+ * name: the schemas api and reporting, tables, views, sequences (but those
+ * a column owns, which follow their table), functions, procedures,
+ * aggregates, types that are not a table's, and the change feed's
+ * publication. Objects of extensions stay as they are. */
 static const char take_over_sql[] =
     "WITH target AS (SELECT oid FROM pg_roles WHERE rolname = $1), "
-    "ns AS (SELECT oid FROM pg_namespace WHERE nspname IN ('api', 'public')), "
+    "ns AS (SELECT oid FROM pg_namespace WHERE nspname IN ('api', 'reporting', 'public')), "
     "ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e') "
-    "SELECT format('ALTER SCHEMA api OWNER TO %I', $1), pg_get_userbyid(n.nspowner) "
-    "FROM pg_namespace n WHERE n.nspname = 'api' AND n.nspowner <> (SELECT oid FROM target) "
+    "SELECT format('ALTER SCHEMA %I OWNER TO %I', n.nspname, $1), pg_get_userbyid(n.nspowner) "
+    "FROM pg_namespace n WHERE n.nspname IN ('api', 'reporting') "
+    "AND n.nspowner <> (SELECT oid FROM target) "
+    "UNION ALL "
+    "SELECT format('ALTER PUBLICATION %I OWNER TO %I', p.pubname, $1), "
+    "pg_get_userbyid(p.pubowner) FROM pg_publication p "
+    "WHERE p.pubname = 'incidentd_reporting' AND p.pubowner <> (SELECT oid FROM target) "
     "UNION ALL "
     "SELECT format('ALTER %s %s OWNER TO %I', CASE c.relkind WHEN 'v' THEN 'VIEW' "
     "WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' "
@@ -77,9 +83,10 @@ static bool ensure_role(PGconn *conn, const char *name, const char *attrs, const
 	return true;
 }
 
-/* The runtime role must not be able to do what the owner can. False after
- * printing why; warnings are printed and do not fail. */
-static bool check_roles(PGconn *conn, const char *owner, const char *app)
+/* The runtime (or reporting: kind) role must not be able to do what the
+ * owner can. False after printing why; warnings are printed and do not
+ * fail. */
+static bool check_roles(PGconn *conn, const char *owner, const char *app, const char *kind)
 {
 	const char *params[] = {owner, app};
 	bool ok = false;
@@ -96,19 +103,18 @@ static bool check_roles(PGconn *conn, const char *owner, const char *app)
 		goto done;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
-		incd_ctl_err("refusing to use %s as the runtime role: it is a superuser", app);
+		incd_ctl_err("refusing to use %s as the %s role: it is a superuser", app, kind);
 		goto done;
 	}
 	if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
-		incd_ctl_err("refusing to use %s as the runtime role: it is a member of the owner "
+		incd_ctl_err("refusing to use %s as the %s role: it is a member of the owner "
 			     "role %s, whose rights it would have (REVOKE %s FROM %s)",
-			     app, owner, owner, app);
+			     app, kind, owner, owner, app);
 		goto done;
 	}
 	if (strcmp(PQgetvalue(res, 0, 2), "t") != 0)
-		incd_ctl_err("warning: role %s cannot log in, and incidentd connects as it (ALTER "
-			     "ROLE %s LOGIN)",
-			     app, app);
+		incd_ctl_err("warning: role %s (%s) cannot log in (ALTER ROLE %s LOGIN)", app, kind,
+			     app);
 	if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
 		incd_ctl_err(
 		    "warning: the owner role %s is a superuser: the api functions that run "
@@ -162,10 +168,11 @@ done:
  * else may (PostgreSQL 15 no longer lets PUBLIC, but a public schema made
  * before it still does); the runtime role may connect; nobody but the
  * owner may create temporary tables. */
-static bool setup_database(PGconn *conn, const char *owner, const char *app, struct incd_buf *out)
+static bool setup_database(PGconn *conn, const char *owner, const char *app, const char *reporting,
+			   struct incd_buf *out)
 {
 	const char *owner_param[] = {owner};
-	const char *both[] = {owner, app};
+	const char *both[] = {owner, app, reporting};
 	int n = 0, m = 0;
 
 	if (!run_generated(conn, "give the database to the owner",
@@ -178,24 +185,27 @@ static bool setup_database(PGconn *conn, const char *owner, const char *app, str
 		"SELECT unnest(ARRAY["
 		"format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database()), "
 		"format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $2::text), "
+		"format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $3::text), "
 		"'REVOKE CREATE ON SCHEMA public FROM PUBLIC', "
 		"format('GRANT USAGE, CREATE ON SCHEMA public TO %I', $1::text)])",
-		2, both, &m, NULL))
+		3, both, &m, NULL))
 		return false;
 	if (n > 0)
 		incd_buf_addf(out, "database: owner is now %s\n", owner);
 	incd_buf_addf(out,
-		      "database: %s may connect; only %s may create in schema public; "
+		      "database: %s and %s may connect; only %s may create in schema public; "
 		      "TEMPORARY revoked from PUBLIC\n",
-		      app, owner);
+		      app, reporting, owner);
 	return true;
 }
 
-/* schema_roles, created (the owner's) if missing; a runtime role recorded
+/* schema_roles, created (the owner's) if missing; records role app for
+ * purpose ("app": the runtime role, "reporting"); a role recorded for it
  * before and replaced now loses what it was granted. */
-static bool record_app(PGconn *conn, const char *owner, const char *app, struct incd_buf *out)
+static bool record_role(PGconn *conn, const char *owner, const char *purpose, const char *app,
+			struct incd_buf *out)
 {
-	const char *params[] = {app};
+	const char *params[] = {app, purpose};
 	const char *owner_param[] = {owner};
 	char old[256];
 	bool found = false;
@@ -215,17 +225,18 @@ static bool record_app(PGconn *conn, const char *owner, const char *app, struct 
 	     !incd_ctl_command(conn, "comment on schema_roles",
 			       "COMMENT ON TABLE schema_roles IS 'The roles sql/code/90_grants.sql "
 			       "grants privileges to, by purpose (app: the runtime role incidentd "
-			       "connects as). Written by incidentctl roles setup.'",
+			       "connects as; reporting: the read-only reporting role). Written by "
+			       "incidentctl roles setup.'",
 			       0, NULL) ||
 	     !run_generated(conn, "give schema_roles to the owner",
 			    "SELECT format('ALTER TABLE schema_roles OWNER TO %I', $1::text)", 1,
 			    owner_param, &n, NULL)))
 		return false;
 	if (!incd_ctl_query_value(conn, "read schema_roles",
-				  "SELECT role_name FROM schema_roles WHERE purpose = 'app' "
+				  "SELECT role_name FROM schema_roles WHERE purpose = $2 "
 				  "AND role_name <> $1 AND EXISTS (SELECT FROM pg_roles r "
 				  "WHERE r.rolname = schema_roles.role_name)",
-				  1, params, &found, old, sizeof old))
+				  2, params, &found, old, sizeof old))
 		return false;
 	if (found) {
 		const char *old_param[] = {old};
@@ -238,20 +249,25 @@ static bool record_app(PGconn *conn, const char *owner, const char *app, struct 
 			"to_regnamespace('api') IS NULL THEN '{}'::text[] ELSE ARRAY["
 			"'REVOKE ALL ON ALL TABLES IN SCHEMA api FROM %1$I', "
 			"'REVOKE ALL ON ALL FUNCTIONS IN SCHEMA api FROM %1$I', "
-			"'REVOKE ALL ON SCHEMA api FROM %1$I'] END) s",
+			"'REVOKE ALL ON SCHEMA api FROM %1$I'] END || CASE WHEN "
+			"to_regnamespace('reporting') IS NULL THEN '{}'::text[] ELSE ARRAY["
+			"'REVOKE ALL ON ALL TABLES IN SCHEMA reporting FROM %1$I', "
+			"'REVOKE ALL ON SCHEMA reporting FROM %1$I'] END) s",
 			1, old_param, &n, NULL))
 			return false;
-		incd_buf_addf(out, "revoked the privileges of %s, the runtime role before\n", old);
+		incd_buf_addf(out, "revoked the privileges of %s, the %s role before\n", old,
+			      purpose);
 	}
 	return incd_ctl_command(
 	    conn, "record the runtime role",
-	    "INSERT INTO schema_roles AS r (purpose, role_name) VALUES ('app', $1) "
+	    "INSERT INTO schema_roles AS r (purpose, role_name) VALUES ($2, $1) "
 	    "ON CONFLICT (purpose) DO UPDATE SET role_name = excluded.role_name, "
 	    "recorded_at = now() WHERE r.role_name <> excluded.role_name",
-	    1, params);
+	    2, params);
 }
 
-enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner, const char *app)
+enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner, const char *app,
+					  const char *reporting)
 {
 	static const char *const lock_params[] = {INCD_CTL_MIGRATE_LOCK_KEY};
 	enum incd_ctl_status st = INCD_CTL_FAIL;
@@ -261,11 +277,11 @@ enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner, const
 	PGresult *res = NULL;
 	char value[256];
 	bool found = false;
-	const char *names[] = {owner, app};
+	const char *names[] = {owner, app, reporting};
 	int n = 0;
 
 	/* Names are quoted by the server (format's %I): any other is fine. */
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		if (strlen(names[i]) > 63 || strncmp(names[i], "pg_", 3) == 0) {
 			incd_ctl_err(
 			    "bad role name \"%s\": at most 63 bytes, not starting with pg_",
@@ -276,6 +292,12 @@ enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner, const
 	}
 	if (strcmp(owner, app) == 0) {
 		incd_ctl_err("the owner and the runtime role must be two roles (both are %s)", app);
+		st = INCD_CTL_USAGE;
+		goto done;
+	}
+	if (strcmp(reporting, owner) == 0 || strcmp(reporting, app) == 0) {
+		incd_ctl_err("the reporting role must be a role of its own (%s is the %s)",
+			     reporting, strcmp(reporting, owner) == 0 ? "owner" : "runtime role");
 		st = INCD_CTL_USAGE;
 		goto done;
 	}
@@ -301,8 +323,12 @@ enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner, const
 	if (!ensure_role(conn, owner, OWNER_ATTRS,
 			 "owner: owns the schema, runs incidentctl migrate", &out) ||
 	    !ensure_role(conn, app, APP_ATTRS, "runtime: incidentd connects as it", &out) ||
-	    !check_roles(conn, owner, app) || !setup_database(conn, owner, app, &out) ||
-	    !record_app(conn, owner, app, &out))
+	    !ensure_role(conn, reporting, APP_ATTRS, "reporting: reads schema reporting", &out) ||
+	    !check_roles(conn, owner, app, "runtime") ||
+	    !check_roles(conn, owner, reporting, "reporting") ||
+	    !setup_database(conn, owner, app, reporting, &out) ||
+	    !record_role(conn, owner, "app", app, &out) ||
+	    !record_role(conn, owner, "reporting", reporting, &out))
 		goto done;
 	if (!run_generated(conn, "take over the schema's objects", take_over_sql, 1, owner_param,
 			   &n, &owners))
@@ -321,7 +347,9 @@ enum incd_ctl_status incd_ctl_roles_setup(PGconn *conn, const char *owner, const
 				     "SELECT incidentd_apply_grants()", 0, NULL);
 		if (res == NULL)
 			goto done;
-		incd_buf_addf(&out, "privileges applied: %s is the runtime role\n", app);
+		incd_buf_addf(&out,
+			      "privileges applied: %s is the runtime role, %s the reporting role\n",
+			      app, reporting);
 	} else {
 		incd_buf_addf(&out,
 			      "%s recorded as the runtime role: incidentctl migrate applies "

@@ -21,12 +21,13 @@ enum opt {
 	OPT_DEFAULT,
 	OPT_CREATE_IN_TRIAGE,
 	OPT_PRIVATE_ONLY,
-	OPT_STATUS,	  /* migrate --status */
-	OPT_DRY_RUN,	  /* migrate --dry-run */
-	OPT_REAPPLY_CODE, /* migrate --reapply-code */
-	OPT_RATE_LIMIT,	  /* api-key create --rate-limit */
-	OPT_OWNER_ROLE,	  /* roles setup --owner-role */
-	OPT_APP_ROLE,	  /* roles setup --app-role */
+	OPT_STATUS,	    /* migrate --status */
+	OPT_DRY_RUN,	    /* migrate --dry-run */
+	OPT_REAPPLY_CODE,   /* migrate --reapply-code */
+	OPT_RATE_LIMIT,	    /* api-key create --rate-limit */
+	OPT_OWNER_ROLE,	    /* roles setup --owner-role */
+	OPT_APP_ROLE,	    /* roles setup --app-role */
+	OPT_REPORTING_ROLE, /* roles setup --reporting-role */
 };
 
 #define MAX_ROLES 64
@@ -48,6 +49,7 @@ struct args {
 	bool reapply_code;
 	const char *owner_role; /* roles setup; NULL: the default */
 	const char *app_role;
+	const char *reporting_role;
 	const char *roles[MAX_ROLES]; /* distinct, valid */
 	size_t nroles;
 	const char *positional; /* the one operand, for commands that take it */
@@ -89,6 +91,7 @@ static const struct option roles_setup_opts[] = {
     COMMON_OPTS,
     {"owner-role", required_argument, NULL, OPT_OWNER_ROLE},
     {"app-role", required_argument, NULL, OPT_APP_ROLE},
+    {"reporting-role", required_argument, NULL, OPT_REPORTING_ROLE},
     {NULL, 0, NULL, 0},
 };
 
@@ -141,7 +144,9 @@ static enum incd_ctl_status run_migrate(PGconn *conn, const struct args *a)
 static enum incd_ctl_status run_roles_setup(PGconn *conn, const struct args *a)
 {
 	return incd_ctl_roles_setup(conn, a->owner_role != NULL ? a->owner_role : "incidentd_owner",
-				    a->app_role != NULL ? a->app_role : "incidentd_app");
+				    a->app_role != NULL ? a->app_role : "incidentd_app",
+				    a->reporting_role != NULL ? a->reporting_role
+							      : "incidentd_reporting");
 }
 
 static enum incd_ctl_status run_org_create(PGconn *conn, const struct args *a)
@@ -204,8 +209,9 @@ static const struct command commands[] = {
      "  --dry-run             print the SQL migrate would run; change nothing\n"
      "  --reapply-code        re-apply every code file even if none changed\n" COMMON_HELP,
      migrate_opts, req_none, run_migrate},
-    {"roles", "setup", NULL, "roles setup [--owner-role NAME] [--app-role NAME]",
-     "create the owner and runtime roles; give the schema to the owner",
+    {"roles", "setup", NULL,
+     "roles setup [--owner-role NAME] [--app-role NAME] [--reporting-role NAME]",
+     "create the owner, runtime and reporting roles; give the schema to the owner",
      "Sets up least privilege (docs/SCHEMA.md, \"Roles and privileges\"), in one\n"
      "transaction; run it as a superuser, before or after incidentctl migrate:\n"
      "  - creates the owner role and the runtime role unless they exist (LOGIN and\n"
@@ -220,7 +226,9 @@ static const struct command commands[] = {
      "  - records the runtime role in the table schema_roles and applies its\n"
      "    privileges (sql/code/90_grants.sql; every migrate applies them again):\n"
      "    it may call the functions of schema api and read the tables incidents\n"
-     "    and config_versions, and nothing else.\n"
+     "    and config_versions, and nothing else;\n"
+     "  - the same for the reporting role (NOINHERIT): it may read the views of\n"
+     "    schema reporting, and nothing else (docs/REPORTING.md).\n"
      "Then run incidentctl migrate as the owner, and incidentd as the runtime role\n"
      "(it refuses to start as a superuser or the owner). The roles get no\n"
      "password: set one with ALTER ROLE ... PASSWORD where the server asks for\n"
@@ -229,7 +237,9 @@ static const struct command commands[] = {
      "\n"
      "Options:\n"
      "  --owner-role NAME     the owner (default: incidentd_owner)\n"
-     "  --app-role NAME       the runtime role (default: incidentd_app)\n" COMMON_HELP,
+     "  --app-role NAME       the runtime role (default: incidentd_app)\n"
+     "  --reporting-role NAME the read-only reporting role (default:\n"
+     "                        incidentd_reporting)\n" COMMON_HELP,
      roles_setup_opts, req_none, run_roles_setup},
     {"org", "create", "NAME", "org create NAME",
      "create an organisation and its lead role; prints its id",
@@ -522,6 +532,9 @@ static int parse_command(const struct command *c, int argc, char **argv, struct 
 			break;
 		case OPT_APP_ROLE:
 			a->app_role = optarg;
+			break;
+		case OPT_REPORTING_ROLE:
+			a->reporting_role = optarg;
 			break;
 		case ':':
 			incd_ctl_err("option %s needs a value", argv[optind - 1]);
