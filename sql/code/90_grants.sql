@@ -30,6 +30,40 @@
 --
 -- Nobody else (PUBLIC) may call any function of the schema.
 
+-- Revokes whatever p_role holds on p_owner's tables and views of schemas
+-- api and public, and on p_owner's functions of p_function_schemas: a
+-- role's grants are applied from nothing every time, whatever an earlier
+-- version granted.
+create or replace function incidentd_revoke_owned(p_owner regrole, p_role name,
+                                                  p_function_schemas regnamespace[]) returns void
+language plpgsql
+set search_path = public, pg_temp
+as $$
+declare
+    v_obj text;
+begin
+    for v_obj in
+        select c.oid::regclass::text
+        from pg_class c
+        where c.relowner = p_owner
+          and c.relnamespace in ('api'::regnamespace, 'public'::regnamespace)
+          and c.relkind in ('r', 'p', 'v', 'm', 'f')
+    loop
+        execute format('revoke all on %s from %I', v_obj, p_role);
+    end loop;
+    for v_obj in
+        select p.oid::regprocedure::text
+        from pg_proc p
+        where p.proowner = p_owner and p.pronamespace = any (p_function_schemas)
+    loop
+        execute format('revoke all on function %s from %I', v_obj, p_role);
+    end loop;
+end
+$$;
+
+comment on function incidentd_revoke_owned(regrole, name, regnamespace[]) is
+    'Revokes a role''s privileges on the owner''s tables and views (schemas api and public) and functions (the schemas given). Called by incidentd_apply_grants and incidentd_apply_reporting_grants.';
+
 -- The reporting roles (docs/REPORTING.md): the role recorded in
 -- schema_roles with purpose 'reporting' (incidentd_reporting by default),
 -- which sees every organisation, and the roles reporting_role_organisations
@@ -42,7 +76,6 @@ set search_path = public, pg_temp
 as $$
 declare
     v_role name;
-    v_obj  text;
 begin
     if to_regnamespace('reporting') is null then
         return; -- before migration 009
@@ -57,22 +90,7 @@ begin
             raise exception 'the reporting role % does not exist', v_role
                 using hint = 'run incidentctl roles setup, or incidentd_reporting_revoke it';
         end if;
-        for v_obj in
-            select c.oid::regclass::text
-            from pg_class c
-            where c.relowner = p_owner
-              and c.relnamespace in ('api'::regnamespace, 'public'::regnamespace)
-              and c.relkind in ('r', 'p', 'v', 'm', 'f')
-        loop
-            execute format('revoke all on %s from %I', v_obj, v_role);
-        end loop;
-        for v_obj in
-            select p.oid::regprocedure::text
-            from pg_proc p
-            where p.proowner = p_owner and p.pronamespace in ('api'::regnamespace, 'public'::regnamespace)
-        loop
-            execute format('revoke all on function %s from %I', v_obj, v_role);
-        end loop;
+        perform incidentd_revoke_owned(p_owner, v_role, array['api', 'public']::regnamespace[]);
         execute format('revoke all on schema api from %I', v_role);
         execute format('grant usage on schema reporting to %I', v_role);
         execute format('grant select on all tables in schema reporting to %I', v_role);
@@ -191,22 +209,7 @@ begin
     end if;
 
     -- Exactly the privileges above, whatever an earlier version granted.
-    for v_obj in
-        select c.oid::regclass::text
-        from pg_class c
-        where c.relowner = v_owner
-          and c.relnamespace in ('api'::regnamespace, 'public'::regnamespace)
-          and c.relkind in ('r', 'p', 'v', 'm', 'f')
-    loop
-        execute format('revoke all on %s from %I', v_obj, v_app);
-    end loop;
-    for v_obj in
-        select p.oid::regprocedure::text
-        from pg_proc p
-        where p.proowner = v_owner and p.pronamespace = 'public'::regnamespace
-    loop
-        execute format('revoke all on function %s from %I', v_obj, v_app);
-    end loop;
+    perform incidentd_revoke_owned(v_owner, v_app, array['public']::regnamespace[]);
     execute format('grant usage on schema api to %I', v_app);
     execute format('grant execute on all functions in schema api to %I', v_app);
     execute format('grant select on incidents, config_versions to %I', v_app);
