@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Sourced by tests/bench/run.sh and write-cost.sh; needs their q (psql -At
+# Sourced by tests/bench/run.sh, write-cost.sh and scaling.sh; needs their q (psql -At
 # on the benchmark database) and scripts/lib.sh's fail.
 
 # create_template ORG: the create payload for organisation ORG, @KEY@ for

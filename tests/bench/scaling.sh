@@ -42,6 +42,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+# shellcheck source=tests/bench/payload.sh
+. "$(dirname "${BASH_SOURCE[0]}")/payload.sh"
 
 BENCH_SRC="$INCD_ROOT/tests/bench"
 BENCHPY=("$INCD_PYTHON" "$BENCH_SRC/bench.py")
@@ -228,26 +230,6 @@ declare -A PORT=([direct]=$port_direct [pooled]=$port_pooled)
 mapfile -t SHOW_IDS < <(q -c "select id from incidents where organisation_id = '$ORG' order by random() limit $NIDS")
 printf '/v1/incidents/%s\n' "${SHOW_IDS[@]}" >"$IN/show.paths"
 echo "/v1/incidents?page_size=25" >"$IN/list.paths"
-# create_template ORG: run.sh's create payload (its create_template) for
-# organisation ORG, @KEY@ where the idempotency key goes: a severity, the
-# default type, one value of each select field, a text value, the lead role.
-create_template() {
-    local org=$1 sev type f_single o1 f_multi o2 o3 f_text r_lead
-    IFS='|' read -r sev type f_single o1 f_multi o2 o3 f_text r_lead <<<"$(q -c "
-        select (select id from severities where organisation_id = '$org' order by rank desc limit 1 offset 1),
-               (select id from incident_types where organisation_id = '$org' and is_default),
-               f1.id, (select id from custom_field_options where custom_field_id = f1.id order by sort_key, value limit 1),
-               f2.id, (select id from custom_field_options where custom_field_id = f2.id order by sort_key, value limit 1),
-               (select id from custom_field_options where custom_field_id = f2.id order by sort_key, value limit 1 offset 1),
-               (select id from custom_fields where organisation_id = '$org' and field_type = 'text' limit 1),
-               (select id from incident_roles where organisation_id = '$org' and role_type = 'lead' and archived_at is null)
-        from custom_fields f1, custom_fields f2
-        where f1.organisation_id = '$org' and f1.field_type = 'single_select'
-          and f2.organisation_id = '$org' and f2.field_type = 'multi_select'
-        limit 1")"
-    [ -n "$r_lead" ] || fail "organisation $org lacks seed-demo's configuration" || return 1
-    printf '%s' '{"idempotency_key":"@KEY@","visibility":"public","status":"investigating","name":"Checkout API returning 500s","summary":"Error rate on /checkout above 5% since the 14:00 deploy; rolling back.","severity_id":"'"$sev"'","incident_type_id":"'"$type"'","custom_field_entries":[{"custom_field_id":"'"$f_single"'","values":[{"value_option_id":"'"$o1"'"}]},{"custom_field_id":"'"$f_multi"'","values":[{"value_option_id":"'"$o2"'"},{"value_option_id":"'"$o3"'"}]},{"custom_field_id":"'"$f_text"'","values":[{"value_text":"Suspected bad config push"}]}],"incident_role_assignments":[{"incident_role_id":"'"$r_lead"'","assignee":{"email":"lisa@example.com"}}]}'
-}
 create_template "$ORG" >"$IN/create.tpl"
 # The organisations of the creates spread over several: the benchmark's and
 # K - 1 more with the same configuration (no incidents loaded), one line
