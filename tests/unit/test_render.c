@@ -123,14 +123,11 @@ static char *render(struct incd_render *r, const char *org, long long version, c
 
 #define R(tag, payload) "\001" tag payload "\002"
 #define FRAME                                                                                      \
-	"{\"id\":\"x\",\"creator\":" R(                                                            \
-	    "K", KEY) ",\"severity\":" R("S", SEV) ",\"custom_field_entries\":[{\"custom_"         \
-						   "field\":" R("F", FLD                           \
-								":250") ",\"values\":[{"           \
-									"\"value_option\":" R(     \
-									    "O",                   \
-									    OP1) "}]}]" R("P",     \
-											  "7") "}"
+	"{\"id\":\"x\",\"creator\":" R("K", KEY) ",\"severity\":" R(                               \
+	    "S", SEV) ",\"custom_field_entries\":[{\"custom_"                                      \
+		      "field\":" R("F", FLD                                                        \
+				   ":250") ",\"values\":[{"                                        \
+					   "\"value_option\":" R("O", OP1) "}]}]" R("P", "7") "}"
 
 static void reset(void)
 {
