@@ -1,6 +1,7 @@
 /* Logging: a timestamp, the pid and the level on each line, to stderr; as
  * text or as JSON lines (--log-format). */
 #include "log.h"
+#include "util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,38 +41,6 @@ bool incd_log_parse_format(const char *s, enum incd_log_format *out)
 	return false;
 }
 
-/* The length of the valid UTF-8 sequence at p (n bytes left), 0 if the
- * bytes there are not one (overlong forms, surrogates, past U+10FFFF,
- * cut short). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (n < need || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < need; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return need;
-}
-
 size_t incd_log_json_escape(char *out, size_t cap, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -103,7 +72,7 @@ size_t incd_log_json_escape(char *out, size_t cap, const char *s, size_t len)
 		} else if (c < 0x80) {
 			piece = (const char *)p + i;
 			n = 1;
-		} else if ((used = utf8_len(p + i, len - i)) > 0) {
+		} else if ((used = incd_utf8_seq(p + i, p + len)) > 0) {
 			piece = (const char *)p + i;
 			n = used;
 		} else {
