@@ -102,12 +102,20 @@ void incd_response_head(const struct incd_response *r, const char *request_id, s
 	incd_buf_adds(out, "\r\n");
 }
 
-void incd_response_reset(struct incd_response *r)
+void incd_response_rewind(struct incd_response *r, size_t headers_len)
 {
 	r->status = 200;
 	r->replayed = false;
 	incd_buf_reset(&r->body);
-	incd_buf_reset(&r->headers);
+	if (headers_len < r->headers.len) {
+		r->headers.len = headers_len;
+		r->headers.data[headers_len] = '\0'; /* as incd_buf_reset keeps it */
+	}
+}
+
+void incd_response_reset(struct incd_response *r)
+{
+	incd_response_rewind(r, 0);
 }
 
 void incd_response_free(struct incd_response *r)

@@ -33,6 +33,11 @@ void incd_response_head(const struct incd_response *r, const char *request_id,
 			struct incd_buf *out);
 
 void incd_response_reset(struct incd_response *r);
+/* Forgets what was set after the first headers_len bytes of headers were
+ * written (a handler's status, headers, body and replay flag), keeping
+ * those: a handler can run again from there (the read replica's retry on
+ * the primary keeps the rate limit's headers). */
+void incd_response_rewind(struct incd_response *r, size_t headers_len);
 void incd_response_free(struct incd_response *r);
 
 #endif

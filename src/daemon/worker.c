@@ -243,9 +243,7 @@ static bool run_handler(struct worker *w, const struct incd_route *route, struct
 	}
 	bool ok = route->handler(ctx);
 	if (!ok && ctx->db != w->db && incd_replica_failed(w->replica, ctx->err)) {
-		w->resp.status = 200;
-		w->resp.headers.len = headers_len;
-		incd_buf_reset(&w->resp.body);
+		incd_response_rewind(&w->resp, headers_len);
 		*ctx->err = (struct incd_error){0};
 		incd_db_forget_sqlstate(ctx->db);
 		ctx->db = w->db;

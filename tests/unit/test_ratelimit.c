@@ -379,6 +379,20 @@ START_TEST(headers_and_body)
 					 "X-RateLimit-Remaining: 49\r\n"
 					 "X-RateLimit-Used: 11\r\n"
 					 "X-RateLimit-Reset: 1785173151\r\n");
+	/* A handler's output rewound (the replica's retry on the primary):
+	 * the rate limit's headers stay, the rest goes. */
+	size_t kept = r.headers.len;
+	incd_response_header(&r, "Location", "/x");
+	r.status = 503;
+	r.replayed = true;
+	incd_buf_add(&r.body, "{}", 2);
+	incd_response_rewind(&r, kept);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(!r.replayed);
+	ck_assert_uint_eq(r.body.len, 0);
+	ck_assert_uint_eq(strlen(r.headers.data), kept);
+	ck_assert_ptr_null(strstr(r.headers.data, "Location"));
+	ck_assert_ptr_nonnull(strstr(r.headers.data, "X-RateLimit-Reset: 1785173151\r\n"));
 	incd_response_reset(&r);
 
 	/* 20 ms short of a request (50 ms each). */
